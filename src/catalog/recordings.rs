@@ -1,0 +1,187 @@
+//! Recordings: the catalogue side. The files are written by `crate::recording`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::CatalogError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "recording_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingStatus {
+    Recording,
+    Complete,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Recording {
+    pub id: Uuid,
+    pub classroom_id: Uuid,
+    pub live_session_id: Option<Uuid>,
+    pub status: RecordingStatus,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_ms: i64,
+    pub size_bytes: i64,
+    #[schema(value_type = Object)]
+    pub renditions: serde_json::Value,
+    pub rolling: bool,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct RecordingGap {
+    pub offset_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub reason: String,
+}
+
+/// Progress the recorder reports as segments land.
+#[derive(Debug, Clone)]
+pub struct RecordingProgress {
+    pub duration_ms: i64,
+    pub size_bytes: i64,
+    pub renditions: serde_json::Value,
+}
+
+pub async fn start(
+    db: &PgPool,
+    id: Uuid,
+    classroom_id: Uuid,
+    live_session_id: Uuid,
+    started_at: DateTime<Utc>,
+    rolling: bool,
+    title: &str,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling, title)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(classroom_id)
+    .bind(live_session_id)
+    .bind(started_at)
+    .bind(rolling)
+    .bind(title)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn progress(
+    db: &PgPool,
+    id: Uuid,
+    progress: &RecordingProgress,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "UPDATE recordings SET duration_ms = $2, size_bytes = $3, renditions = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(progress.duration_ms)
+    .bind(progress.size_bytes)
+    .bind(&progress.renditions)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn finish(
+    db: &PgPool,
+    id: Uuid,
+    status: RecordingStatus,
+    ended_at: DateTime<Utc>,
+    progress: &RecordingProgress,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "UPDATE recordings SET status = $2, ended_at = $3, duration_ms = $4, size_bytes = $5,
+             renditions = $6
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(ended_at)
+    .bind(progress.duration_ms)
+    .bind(progress.size_bytes)
+    .bind(&progress.renditions)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn gap_started(db: &PgPool, id: Uuid, offset_ms: i64) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO recording_gaps (recording_id, offset_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(offset_ms)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn gap_ended(db: &PgPool, id: Uuid, duration_ms: i64) -> Result<(), CatalogError> {
+    sqlx::query(
+        "UPDATE recording_gaps SET duration_ms = $2
+         WHERE recording_id = $1 AND duration_ms IS NULL",
+    )
+    .bind(id)
+    .bind(duration_ms)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: &PgPool, id: Uuid) -> Result<Recording, CatalogError> {
+    Ok(sqlx::query_as("SELECT * FROM recordings WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await?)
+}
+
+pub async fn gaps(db: &PgPool, id: Uuid) -> Result<Vec<RecordingGap>, CatalogError> {
+    Ok(sqlx::query_as(
+        "SELECT offset_ms, duration_ms, reason FROM recording_gaps WHERE recording_id = $1 ORDER BY offset_ms",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn list(
+    db: &PgPool,
+    classroom_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Recording>, CatalogError> {
+    Ok(sqlx::query_as(
+        "SELECT * FROM recordings WHERE ($1::uuid IS NULL OR classroom_id = $1)
+         ORDER BY started_at DESC LIMIT $2",
+    )
+    .bind(classroom_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Recordings left in 'recording' by a process that died.
+pub async fn unfinished(db: &PgPool) -> Result<Vec<Recording>, CatalogError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM recordings WHERE status = 'recording'")
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
+    let deleted = sqlx::query("DELETE FROM recordings WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(CatalogError::NotFound);
+    }
+    Ok(())
+}

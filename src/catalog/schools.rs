@@ -1,0 +1,83 @@
+//! Schools: the group, its campuses, and partner schools.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{CatalogError, Validation, valid_name};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "school_kind", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum SchoolKind {
+    Group,
+    Campus,
+    Partner,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct School {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: SchoolKind,
+    pub parent_id: Option<Uuid>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSchool {
+    pub name: String,
+    #[serde(default = "default_kind")]
+    pub kind: SchoolKind,
+    pub parent_id: Option<Uuid>,
+}
+
+fn default_kind() -> SchoolKind {
+    SchoolKind::Campus
+}
+
+pub async fn list(db: &PgPool) -> Result<Vec<School>, CatalogError> {
+    Ok(sqlx::query_as("SELECT * FROM schools ORDER BY kind, name")
+        .fetch_all(db)
+        .await?)
+}
+
+pub async fn create(db: &PgPool, new: NewSchool) -> Result<School, CatalogError> {
+    let mut validation = Validation::default();
+    validation.check(valid_name(&new.name), "name", "invalid_name");
+    validation.finish()?;
+    Ok(sqlx::query_as(
+        "INSERT INTO schools (id, name, kind, parent_id) VALUES ($1, $2, $3, $4) RETURNING *",
+    )
+    .bind(Uuid::new_v4())
+    .bind(new.name.trim())
+    .bind(new.kind)
+    .bind(new.parent_id)
+    .fetch_one(db)
+    .await?)
+}
+
+/// The school new classrooms go to when none is named: the first campus,
+/// created on first use so a fresh install works without set-up.
+pub async fn default_school(db: &PgPool) -> Result<Uuid, CatalogError> {
+    if let Some(id) = sqlx::query_scalar(
+        "SELECT id FROM schools WHERE kind <> 'partner' ORDER BY created_at LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await?
+    {
+        return Ok(id);
+    }
+    let school = create(
+        db,
+        NewSchool {
+            name: "本校 / Main school".into(),
+            kind: SchoolKind::Campus,
+            parent_id: None,
+        },
+    )
+    .await?;
+    Ok(school.id)
+}

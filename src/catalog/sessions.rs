@@ -1,0 +1,85 @@
+//! Live sessions: one row per lesson as it went live.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::CatalogError;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct LiveSession {
+    pub id: Uuid,
+    pub classroom_id: Uuid,
+    pub source_id: Option<Uuid>,
+    pub node: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+}
+
+pub async fn start(
+    db: &PgPool,
+    classroom_id: Uuid,
+    source_id: Option<Uuid>,
+    started_at: DateTime<Utc>,
+    node: &str,
+) -> Result<LiveSession, CatalogError> {
+    Ok(sqlx::query_as(
+        "INSERT INTO live_sessions (id, classroom_id, source_id, node, started_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING *",
+    )
+    .bind(Uuid::new_v4())
+    .bind(classroom_id)
+    .bind(source_id)
+    .bind(node)
+    .bind(started_at)
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn end(
+    db: &PgPool,
+    id: Uuid,
+    ended_at: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), CatalogError> {
+    sqlx::query("UPDATE live_sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
+        .bind(id)
+        .bind(ended_at)
+        .bind(reason)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Sessions a dead process left open on this node: close them at startup.
+pub async fn close_orphans(db: &PgPool, node: &str) -> Result<u64, CatalogError> {
+    let closed = sqlx::query(
+        "UPDATE live_sessions SET ended_at = now(), end_reason = 'server_restarted'
+         WHERE ended_at IS NULL AND node = $1",
+    )
+    .bind(node)
+    .execute(db)
+    .await?;
+    Ok(closed.rows_affected())
+}
+
+pub async fn list(
+    db: &PgPool,
+    classroom_id: Option<Uuid>,
+    only_open: bool,
+    limit: i64,
+) -> Result<Vec<LiveSession>, CatalogError> {
+    Ok(sqlx::query_as(
+        "SELECT * FROM live_sessions
+         WHERE ($1::uuid IS NULL OR classroom_id = $1) AND (NOT $2 OR ended_at IS NULL)
+         ORDER BY started_at DESC LIMIT $3",
+    )
+    .bind(classroom_id)
+    .bind(only_open)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}

@@ -1,0 +1,237 @@
+//! Typed configuration: one struct, every key with a documented default.
+//!
+//! Read from an optional TOML file, then overridden by environment variables
+//! (`CLASSCAST_SECTION__KEY`, and `DATABASE_URL` for the database). Every key
+//! is shown with its default in `classcast.example.toml`; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_RTMP_ADDR: &str = "127.0.0.1:1935";
+pub const DEFAULT_SRT_ADDR: &str = "127.0.0.1:8890";
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/classcast";
+pub const DEFAULT_MEDIA_DIR: &str = "./data/media";
+pub const DEFAULT_WEB_DIR: &str = "./web/dist";
+pub const DEFAULT_SEGMENT_SECONDS: u64 = 2;
+pub const DEFAULT_LIVE_PLAYLIST_SEGMENTS: usize = 6;
+pub const DEFAULT_GRACE_SECONDS: u64 = 30;
+pub const DEFAULT_RECONNECT_MAX_SECONDS: u64 = 10;
+pub const DEFAULT_SIGNAL_TIMEOUT_SECONDS: u64 = 3;
+pub const DEFAULT_DEMO_RECORDING_WINDOW_SECONDS: u64 = 600;
+pub const DEFAULT_X264_PRESET: &str = "veryfast";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub ingest: IngestConfig,
+    pub live: LiveConfig,
+    pub media: MediaConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Address the web UI, API and HLS are served on.
+    pub addr: SocketAddr,
+    /// Directory holding the built browser UI (`make web` fills it).
+    pub web_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL connection string; `DATABASE_URL` overrides it.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestConfig {
+    /// RTMP listener for pushed feeds: `rtmp://HOST:PORT/live/{stream_key}`.
+    pub rtmp_addr: SocketAddr,
+    /// SRT listener for pushed feeds: `srt://HOST:PORT?streamid=publish:{stream_key}`.
+    pub srt_addr: SocketAddr,
+    /// A feed that delivers no video for this long is treated as lost.
+    pub signal_timeout_seconds: u64,
+    /// Pulled cameras are retried with doubling backoff up to this delay.
+    pub reconnect_max_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveConfig {
+    /// Target HLS segment length. Passed-through video cuts at the camera's
+    /// keyframes, so a camera should send a keyframe at least this often.
+    pub segment_seconds: u64,
+    /// Segments listed in a live media playlist.
+    pub playlist_segments: usize,
+    /// How long a classroom shows the "signal lost" slate before the lesson ends.
+    pub grace_seconds: u64,
+    /// x264 speed preset for transcoded renditions.
+    pub x264_preset: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MediaConfig {
+    /// Root of recordings and other media files; nothing is served from outside it.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DemoConfig {
+    /// Create and run the demo classroom (test pattern with a clock and a tone).
+    pub enabled: bool,
+    /// The demo classroom keeps only this much recording, so it never fills a disk.
+    pub recording_window_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            ingest: IngestConfig::default(),
+            live: LiveConfig::default(),
+            media: MediaConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            // The constant is a literal address; parsing it cannot fail.
+            addr: DEFAULT_HTTP_ADDR.parse().expect("valid default address"),
+            web_dir: DEFAULT_WEB_DIR.into(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_DATABASE_URL.into(),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            // Literal addresses; parsing cannot fail.
+            rtmp_addr: DEFAULT_RTMP_ADDR.parse().expect("valid default address"),
+            srt_addr: DEFAULT_SRT_ADDR.parse().expect("valid default address"),
+            signal_timeout_seconds: DEFAULT_SIGNAL_TIMEOUT_SECONDS,
+            reconnect_max_seconds: DEFAULT_RECONNECT_MAX_SECONDS,
+        }
+    }
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            segment_seconds: DEFAULT_SEGMENT_SECONDS,
+            playlist_segments: DEFAULT_LIVE_PLAYLIST_SEGMENTS,
+            grace_seconds: DEFAULT_GRACE_SECONDS,
+            x264_preset: DEFAULT_X264_PRESET.into(),
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            dir: DEFAULT_MEDIA_DIR.into(),
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            recording_window_seconds: DEFAULT_DEMO_RECORDING_WINDOW_SECONDS,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("CLASSCAST_").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            );
+        figment.extract().map_err(Box::new)
+    }
+
+    pub fn segment_duration(&self) -> Duration {
+        Duration::from_secs(self.live.segment_seconds.max(1))
+    }
+
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_secs(self.live.grace_seconds)
+    }
+
+    pub fn signal_timeout(&self) -> Duration {
+        Duration::from_secs(self.ingest.signal_timeout_seconds.max(1))
+    }
+
+    pub fn reconnect_max(&self) -> Duration {
+        Duration::from_secs(self.ingest.reconnect_max_seconds.max(1))
+    }
+
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.media.dir.join("recordings")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ports() {
+        let config = Config::default();
+        assert_eq!(config.http.addr.port(), 8080);
+        assert_eq!(config.ingest.rtmp_addr.port(), 1935);
+        assert_eq!(config.ingest.srt_addr.port(), 8890);
+        assert!(config.http.addr.ip().is_loopback());
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("classcast.example.toml");
+        let from_file: Config = Figment::new()
+            .merge(Toml::file_exact(&path))
+            .extract()
+            .expect("example config parses");
+        let defaults = Config::default();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(&defaults).unwrap(),
+            "classcast.example.toml must show every default"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The one API error type and its one mapping to HTTP. Every error body is
+//! `{"error": {"code", "message", "fields"}}`, with messages in the caller's
+//! language (zh-CN unless `Accept-Language` prefers English) taken from the
+//! same catalogue as the UI (`web/i18n`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::catalog::CatalogError;
+
+static ZH: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../web/i18n/zh-CN.json")).unwrap_or_default()
+});
+static EN: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../web/i18n/en.json")).unwrap_or_default()
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn from_accept_language(header: Option<&str>) -> Self {
+        // The first listed language wins; schools' browsers are mostly zh-CN.
+        match header.and_then(|h| h.split(',').next()).map(str::trim) {
+            Some(first) if first.to_ascii_lowercase().starts_with("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    pub fn message(self, key: &str) -> String {
+        let catalogue = match self {
+            Lang::Zh => &*ZH,
+            Lang::En => &*EN,
+        };
+        catalogue
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+}
+
+tokio::task_local! {
+    /// The language of the request being handled, set by a middleware.
+    pub static REQUEST_LANG: Lang;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(BTreeMap<&'static str, &'static str>),
+    #[error("invalid JSON: {0}")]
+    BadJson(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::NotFound => ApiError::NotFound,
+            CatalogError::Invalid(fields) => ApiError::Invalid(fields),
+            CatalogError::Conflict(code) => ApiError::Conflict(code),
+            CatalogError::Database(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            other => ApiError::BadJson(other.body_text()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let lang = REQUEST_LANG.try_with(|l| *l).unwrap_or(Lang::Zh);
+        let (status, code, detail, fields) = match &self {
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", None, BTreeMap::new()),
+            ApiError::Invalid(fields) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                None,
+                fields
+                    .iter()
+                    .map(|(k, v)| (*k, lang.message(&format!("field.{v}"))))
+                    .collect(),
+            ),
+            ApiError::BadJson(detail) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                Some(detail.clone()),
+                BTreeMap::new(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::Conflict(code) => (StatusCode::CONFLICT, *code, None, BTreeMap::new()),
+            ApiError::Internal(detail) => {
+                // Logged in full here, answered briefly: details of the
+                // database are not for the browser.
+                tracing::error!("internal error: {detail}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    None,
+                    BTreeMap::new(),
+                )
+            }
+        };
+        let mut message = lang.message(&format!("error.{code}"));
+        if let Some(detail) = detail {
+            message = format!("{message}: {detail}");
+        }
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": message, "fields": fields}})),
+        )
+            .into_response()
+    }
+}
+
+/// `Json` that answers malformed bodies with our error shape.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_the_default_and_english_is_chosen_when_first() {
+        assert_eq!(Lang::from_accept_language(None), Lang::Zh);
+        assert_eq!(
+            Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")),
+            Lang::Zh
+        );
+        assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::Zh.message("error.not_found"), "未找到");
+        assert_eq!(Lang::En.message("error.not_found"), "Not found");
+    }
+
+    #[test]
+    fn both_catalogues_have_the_same_keys() {
+        let mut zh: Vec<_> = ZH.keys().collect();
+        let mut en: Vec<_> = EN.keys().collect();
+        zh.sort();
+        en.sort();
+        assert_eq!(zh, en);
+        assert!(!zh.is_empty());
+    }
+}

@@ -1,0 +1,206 @@
+//! Media routes: live HLS from memory (`/live/{classroom}/…`), recordings
+//! from disk (`/vod/{recording}/…`), and live thumbnails.
+//!
+//! File names are matched against a fixed shape before anything is read,
+//! so no request can name a path outside the media root.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::AppState;
+
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const SEGMENT_TYPE: &str = "video/iso.segment";
+const INIT_TYPE: &str = "video/mp4";
+/// Live playlists change every segment; players must re-fetch them.
+const LIVE_PLAYLIST_CACHE: &str = "no-cache";
+/// Segments and inits never change once named: caches may keep them.
+const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
+const VOD_PLAYLIST_CACHE: &str = "public, max-age=2";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/live/{classroom}/index.m3u8", get(live_master))
+        .route("/live/{classroom}/thumbnail.jpg", get(live_thumbnail))
+        .route("/live/{classroom}/{rendition}/{file}", get(live_file))
+        .route("/vod/{recording}/index.m3u8", get(vod_master))
+        .route("/vod/{recording}/{rendition}/{file}", get(vod_file))
+}
+
+fn body(
+    content_type: &'static str,
+    cache: &'static str,
+    data: impl Into<axum::body::Body>,
+) -> Response {
+    let mut response = data.into().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+/// What a file name in a rendition directory may be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MediaFile {
+    Playlist,
+    Init(u32),
+    Segment(u64),
+}
+
+pub fn parse_file(name: &str) -> Option<MediaFile> {
+    if name == "index.m3u8" {
+        return Some(MediaFile::Playlist);
+    }
+    if let Some(n) = name
+        .strip_prefix("init-")
+        .and_then(|r| r.strip_suffix(".mp4"))
+    {
+        return digits(n)
+            .then(|| n.parse().ok())
+            .flatten()
+            .map(MediaFile::Init);
+    }
+    let n = name.strip_suffix(".m4s")?;
+    digits(n)
+        .then(|| n.parse().ok())
+        .flatten()
+        .map(MediaFile::Segment)
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Rendition names are ours: `source` or `{height}p`.
+pub fn valid_rendition(name: &str) -> bool {
+    name == "source"
+        || name
+            .strip_suffix('p')
+            .is_some_and(|h| digits(h) && h.len() <= 4)
+}
+
+fn live_output(state: &AppState, classroom: &str) -> Option<crate::hls::SharedOutput> {
+    let id = Uuid::parse_str(classroom).ok()?;
+    Some(state.live.room(id)?.output.borrow().clone())
+}
+
+async fn live_master(State(state): State<AppState>, Path(classroom): Path<String>) -> Response {
+    match live_output(&state, &classroom).and_then(|o| o.master.clone()) {
+        Some(master) => body(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, master),
+        None => not_found(),
+    }
+}
+
+async fn live_thumbnail(State(state): State<AppState>, Path(classroom): Path<String>) -> Response {
+    match live_output(&state, &classroom).and_then(|o| o.thumbnail.clone()) {
+        Some(jpeg) => body("image/jpeg", LIVE_PLAYLIST_CACHE, jpeg),
+        None => not_found(),
+    }
+}
+
+async fn live_file(
+    State(state): State<AppState>,
+    Path((classroom, rendition, file)): Path<(String, String, String)>,
+) -> Response {
+    let (Some(output), Some(file)) = (live_output(&state, &classroom), parse_file(&file)) else {
+        return not_found();
+    };
+    let Some(view) = output.renditions.get(&rendition) else {
+        return not_found();
+    };
+    match file {
+        MediaFile::Playlist => body(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, view.playlist.clone()),
+        MediaFile::Init(n) => serve_bytes(INIT_TYPE, view.inits.get(&n)),
+        MediaFile::Segment(n) => {
+            metrics::counter!("classcast_segment_requests_total").increment(1);
+            serve_bytes(SEGMENT_TYPE, view.segments.get(&n))
+        }
+    }
+}
+
+fn serve_bytes(content_type: &'static str, data: Option<&Bytes>) -> Response {
+    match data {
+        Some(data) => body(content_type, IMMUTABLE_CACHE, data.clone()),
+        None => not_found(),
+    }
+}
+
+async fn vod_master(State(state): State<AppState>, Path(recording): Path<String>) -> Response {
+    let Ok(id) = Uuid::parse_str(&recording) else {
+        return not_found();
+    };
+    let path =
+        crate::recording::recording_dir(&state.config.recordings_dir(), id).join("index.m3u8");
+    serve_file(path, PLAYLIST_TYPE, VOD_PLAYLIST_CACHE).await
+}
+
+async fn vod_file(
+    State(state): State<AppState>,
+    Path((recording, rendition, file)): Path<(String, String, String)>,
+) -> Response {
+    let (Ok(id), Some(kind)) = (Uuid::parse_str(&recording), parse_file(&file)) else {
+        return not_found();
+    };
+    if !valid_rendition(&rendition) {
+        return not_found();
+    }
+    let path = crate::recording::recording_dir(&state.config.recordings_dir(), id)
+        .join(&rendition)
+        .join(&file);
+    let (content_type, cache) = match kind {
+        MediaFile::Playlist => (PLAYLIST_TYPE, VOD_PLAYLIST_CACHE),
+        MediaFile::Init(_) => (INIT_TYPE, IMMUTABLE_CACHE),
+        MediaFile::Segment(_) => (SEGMENT_TYPE, IMMUTABLE_CACHE),
+    };
+    serve_file(path, content_type, cache).await
+}
+
+async fn serve_file(
+    path: std::path::PathBuf,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    match tokio::fs::read(&path).await {
+        Ok(data) => body(content_type, cache, data),
+        Err(_) => not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_file_names_are_accepted() {
+        assert_eq!(parse_file("index.m3u8"), Some(MediaFile::Playlist));
+        assert_eq!(parse_file("init-3.mp4"), Some(MediaFile::Init(3)));
+        assert_eq!(parse_file("42.m4s"), Some(MediaFile::Segment(42)));
+        for bad in [
+            "../42.m4s",
+            "..%2F42.m4s",
+            "/etc/passwd",
+            "42.m4s/..",
+            "init-.mp4",
+            "-1.m4s",
+            "+1.m4s",
+            "1e3.m4s",
+            "",
+        ] {
+            assert_eq!(parse_file(bad), None, "{bad}");
+        }
+        assert!(valid_rendition("source"));
+        assert!(valid_rendition("720p"));
+        assert!(!valid_rendition(".."));
+        assert!(!valid_rendition("p"));
+        assert!(!valid_rendition("../source"));
+    }
+}

@@ -1,0 +1,126 @@
+//! HTTP: the API under `/api`, media under `/live` and `/vod`, metrics, and
+//! the browser UI. One module per resource, each with its own `router()`,
+//! merged here; every route sits under the one `api` or `media` branch so a
+//! single auth layer can wrap each later.
+
+pub mod classrooms;
+pub mod error;
+pub mod media;
+pub mod recordings;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tower_http::services::{ServeDir, ServeFile};
+use utoipa::OpenApi;
+
+use crate::config::Config;
+use crate::live::Live;
+use error::{Lang, REQUEST_LANG};
+
+/// Shared by every handler: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub live: Live,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "classcast API",
+        description = "Recording classrooms: live, recordings, catalogue"
+    ),
+    paths(
+        classrooms::list_schools,
+        classrooms::create_school,
+        classrooms::list_classrooms,
+        classrooms::create_classroom,
+        classrooms::get_classroom,
+        classrooms::update_classroom,
+        classrooms::delete_classroom,
+        classrooms::list_sources,
+        classrooms::create_source,
+        classrooms::get_source,
+        classrooms::update_source,
+        classrooms::delete_source,
+        classrooms::rotate_key,
+        recordings::list_recordings,
+        recordings::get_recording,
+        recordings::delete_recording,
+        recordings::list_sessions,
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router(state: AppState) -> Router {
+    let web_dir = state.config.http.web_dir.clone();
+    let api = Router::new()
+        .merge(classrooms::router())
+        .merge(recordings::router())
+        .route("/api/openapi.json", get(openapi))
+        .fallback(api_not_found)
+        .layer(middleware::from_fn(with_language));
+    let media = media::router();
+    let index = ServeFile::new(web_dir.join("index.html"));
+    Router::new()
+        .merge(api)
+        .merge(media)
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback_service(ServeDir::new(&web_dir).fallback(index))
+        .layer(middleware::from_fn(cors_for_players))
+        .with_state(state)
+}
+
+async fn api_not_found() -> error::ApiError {
+    error::ApiError::NotFound
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    crate::metrics::record_process();
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// Runs the handler with the caller's language in scope for error messages.
+async fn with_language(request: Request, next: Next) -> Response {
+    let lang = Lang::from_accept_language(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    REQUEST_LANG.scope(lang, next.run(request)).await
+}
+
+/// HLS is fetched by players on other origins (a school portal embedding a lesson).
+async fn cors_for_players(request: Request, next: Next) -> Response {
+    let is_media =
+        request.uri().path().starts_with("/live/") || request.uri().path().starts_with("/vod/");
+    let mut response = next.run(request).await;
+    if is_media {
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    response
+}

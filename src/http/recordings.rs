@@ -1,0 +1,106 @@
+//! `/api/recordings` and `/api/sessions`: what was taught and recorded.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Json};
+use crate::catalog::recordings::{self, Recording, RecordingGap, RecordingStatus};
+use crate::catalog::sessions::{self, LiveSession};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/recordings", get(list_recordings))
+        .route(
+            "/api/recordings/{id}",
+            get(get_recording).delete(delete_recording),
+        )
+        .route("/api/sessions", get(list_sessions))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only this classroom.
+    pub classroom_id: Option<Uuid>,
+    /// Only sessions still live.
+    #[serde(default)]
+    pub live: bool,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+impl ListQuery {
+    fn limit(&self) -> i64 {
+        self.limit.unwrap_or(100).clamp(1, 1000)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingView {
+    #[serde(flatten)]
+    pub recording: Recording,
+    /// Master playlist for playback.
+    pub hls_url: String,
+    pub gaps: Vec<RecordingGap>,
+}
+
+#[utoipa::path(get, path = "/api/recordings", params(ListQuery),
+    responses((status = 200, body = Vec<Recording>)))]
+async fn list_recordings(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Recording>>, ApiError> {
+    Ok(Json(
+        recordings::list(&state.db, query.classroom_id, query.limit()).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, body = RecordingView), (status = 404)))]
+async fn get_recording(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RecordingView>, ApiError> {
+    let recording = recordings::get(&state.db, id).await?;
+    let gaps = recordings::gaps(&state.db, id).await?;
+    Ok(Json(RecordingView {
+        hls_url: format!("/vod/{id}/index.m3u8"),
+        recording,
+        gaps,
+    }))
+}
+
+/// Deletes a finished recording and its files.
+#[utoipa::path(delete, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404), (status = 409)))]
+async fn delete_recording(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let recording = recordings::get(&state.db, id).await?;
+    if recording.status == RecordingStatus::Recording {
+        return Err(ApiError::Conflict("still_recording"));
+    }
+    recordings::delete(&state.db, id).await?;
+    let dir = crate::recording::recording_dir(&state.config.recordings_dir(), id);
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+        tracing::warn!(recording = %id, "recording files not removed: {e}");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/sessions", params(ListQuery),
+    responses((status = 200, body = Vec<LiveSession>)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<LiveSession>>, ApiError> {
+    Ok(Json(
+        sessions::list(&state.db, query.classroom_id, query.live, query.limit()).await?,
+    ))
+}

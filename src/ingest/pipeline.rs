@@ -1,0 +1,391 @@
+//! One ingest pipeline: a source-specific head (RTSP camera, pushed bytes,
+//! test pattern, slate) whose parsed elementary streams are linked to the
+//! shared video and audio tails, which end in appsinks.
+//!
+//! Appsink callbacks run on GStreamer streaming threads: they only
+//! `try_send` into the owner's bounded channel and count what they drop.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use tokio::sync::mpsc;
+
+use crate::pipelines;
+use crate::transcode::plan::{VideoCodec, VideoFormat};
+
+use super::IngestError;
+use crate::media::{Frame, MediaEvent, MediaMsg};
+
+/// What to build the head from.
+#[derive(Debug, Clone)]
+pub enum IngestSpec {
+    /// A moving test pattern with the wall clock and a tone, encoded like a camera.
+    Test {
+        title: String,
+        width: u32,
+        height: u32,
+        fps: u32,
+    },
+    /// The "signal lost" card, at the size of the camera it stands in for.
+    Slate { width: u32, height: u32, fps: u32 },
+    Rtsp {
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
+    /// Bytes pushed by the RTMP (as FLV) or SRT (as MPEG-TS) servers.
+    Pushed { caps: &'static str },
+}
+
+pub const FLV_CAPS: &str = "video/x-flv";
+pub const MPEGTS_CAPS: &str = "video/mpegts,systemstream=true";
+
+impl IngestSpec {
+    fn description(&self) -> Result<String, IngestError> {
+        let text = match self {
+            IngestSpec::Test {
+                title,
+                width,
+                height,
+                fps,
+            } => pipelines::fill(
+                pipelines::INGEST_TEST,
+                &[
+                    ("width", &width.to_string()),
+                    ("height", &height.to_string()),
+                    ("fps", &fps.to_string()),
+                    ("title", title),
+                    ("font", pipelines::OVERLAY_FONT),
+                    (
+                        "kbps",
+                        &crate::transcode::plan::kbps_for(*width, *height, *fps).to_string(),
+                    ),
+                    ("gop", &(fps * 2).to_string()),
+                ],
+            )?,
+            IngestSpec::Slate { width, height, fps } => pipelines::fill(
+                pipelines::INGEST_SLATE,
+                &[
+                    ("width", &width.to_string()),
+                    ("height", &height.to_string()),
+                    ("fps", &fps.to_string()),
+                    ("font", pipelines::OVERLAY_FONT),
+                    ("font_size", &(height / 14).max(12).to_string()),
+                    ("small_font_size", &(height / 28).max(8).to_string()),
+                    // A still card compresses to almost nothing.
+                    ("kbps", "300"),
+                    ("gop", &(fps * 2).to_string()),
+                ],
+            )?,
+            IngestSpec::Rtsp {
+                url,
+                username,
+                password,
+            } => pipelines::fill(
+                pipelines::INGEST_RTSP,
+                &[
+                    ("url", url),
+                    ("username", username.as_deref().unwrap_or("")),
+                    ("password", password.as_deref().unwrap_or("")),
+                ],
+            )?,
+            IngestSpec::Pushed { caps } => {
+                pipelines::fill(pipelines::INGEST_PUSHED, &[("caps", caps)])?
+            }
+        };
+        Ok(text)
+    }
+}
+
+/// A running ingest pipeline. Dropping it stops the pipeline off-thread.
+pub struct IngestPipeline {
+    pipeline: gst::Pipeline,
+    input: Option<gst_app::AppSrc>,
+}
+
+impl IngestPipeline {
+    pub fn start(
+        spec: &IngestSpec,
+        incarnation: u64,
+        events: mpsc::Sender<MediaMsg>,
+    ) -> Result<Self, IngestError> {
+        let description = spec.description()?;
+        let bin = gst::parse::bin_from_description(&description, false)
+            .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        let pipeline = gst::Pipeline::new();
+        pipeline
+            .add(&bin)
+            .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        // Dynamic tails go into the head's bin: pads link only within one bin.
+        let linker = Linker {
+            bin: bin.clone(),
+            incarnation,
+            events: events.clone(),
+        };
+
+        if let Some(video) = pipeline.by_name("video_es") {
+            linker.link(&static_src(&video)?)?;
+        }
+        if let Some(audio) = pipeline.by_name("audio_es") {
+            linker.link(&static_src(&audio)?)?;
+        }
+        if let Some(parse) = pipeline.by_name("parse") {
+            let linker = linker.clone();
+            parse.connect_pad_added(move |_, pad| linker.link_or_report(pad));
+        }
+        if let Some(rtspsrc) = pipeline.by_name("src") {
+            // Each RTSP stream gets its own parsebin to depayload and parse it.
+            let linker = linker.clone();
+            rtspsrc.connect_pad_added(move |_, pad| {
+                let result = (|| -> Result<(), IngestError> {
+                    let parsebin = gst::ElementFactory::make("parsebin")
+                        .build()
+                        .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+                    let inner = linker.clone();
+                    parsebin.connect_pad_added(move |_, pad| inner.link_or_report(pad));
+                    linker
+                        .bin
+                        .add(&parsebin)
+                        .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+                    parsebin
+                        .sync_state_with_parent()
+                        .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+                    let sink = parsebin
+                        .static_pad("sink")
+                        .ok_or(IngestError::Pipeline("parsebin without sink".into()))?;
+                    pad.link(&sink)
+                        .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+                    Ok(())
+                })();
+                if let Err(e) = result {
+                    linker.report(e.to_string());
+                }
+            });
+        }
+
+        let input = pipeline
+            .by_name("input")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        crate::media::watch_bus(&pipeline, incarnation, events);
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| IngestError::Pipeline(format!("cannot start: {e}")))?;
+        Ok(Self { pipeline, input })
+    }
+
+    /// Where pushed bytes go (RTMP, SRT).
+    pub fn input(&self) -> Option<gst_app::AppSrc> {
+        self.input.clone()
+    }
+}
+
+impl Drop for IngestPipeline {
+    fn drop(&mut self) {
+        if let Some(input) = &self.input {
+            let _ = input.end_of_stream();
+        }
+        crate::media::stop_pipeline(self.pipeline.clone());
+    }
+}
+
+fn static_src(element: &gst::Element) -> Result<gst::Pad, IngestError> {
+    element
+        .static_pad("src")
+        .ok_or_else(|| IngestError::Pipeline(format!("{} has no src pad", element.name())))
+}
+
+/// Links parsed elementary-stream pads to the video/audio tails.
+#[derive(Clone)]
+struct Linker {
+    bin: gst::Bin,
+    incarnation: u64,
+    events: mpsc::Sender<MediaMsg>,
+}
+
+impl Linker {
+    fn report(&self, message: String) {
+        let _ = self.events.try_send(MediaMsg {
+            incarnation: self.incarnation,
+            event: MediaEvent::IngestError(message),
+        });
+    }
+
+    fn link_or_report(&self, pad: &gst::Pad) {
+        if let Err(e) = self.link(pad) {
+            self.report(e.to_string());
+        }
+    }
+
+    fn link(&self, pad: &gst::Pad) -> Result<(), IngestError> {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps
+            .structure(0)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let tail = if let Some(codec) = VideoCodec::from_caps_name(&name) {
+            if self.bin.by_name("video").is_some() {
+                None // a second video stream: keep the first
+            } else {
+                Some(pipelines::fill(
+                    pipelines::INGEST_VIDEO,
+                    &[("parser", codec.parser()), ("codec", codec.caps_name())],
+                )?)
+            }
+        } else if name.starts_with("audio/") && self.bin.by_name("audio").is_none() {
+            Some(pipelines::INGEST_AUDIO.to_string())
+        } else {
+            None
+        };
+        let Some(tail) = tail else {
+            if name.starts_with("video/") && VideoCodec::from_caps_name(&name).is_none() {
+                self.send(MediaEvent::Unsupported(name.clone()));
+            } else if name.starts_with("audio/") {
+                self.send(MediaEvent::AudioSeen);
+            }
+            // Unused streams still need a sink, or the demuxer stops with not-linked.
+            return self.link_into(pad, "fakesink sync=false async=false");
+        };
+        if name.starts_with("audio/") {
+            self.send(MediaEvent::AudioSeen);
+        }
+        self.link_into(pad, &tail)
+    }
+
+    fn send(&self, event: MediaEvent) {
+        let _ = self.events.try_send(MediaMsg {
+            incarnation: self.incarnation,
+            event,
+        });
+    }
+
+    fn link_into(&self, pad: &gst::Pad, description: &str) -> Result<(), IngestError> {
+        let bin = gst::parse::bin_from_description(description, false)
+            .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        // Ghost the tail's entry explicitly: with decodebin's delayed links,
+        // automatic ghosting may pick a pad deeper inside.
+        let entry = bin
+            .by_name("tail_in")
+            .and_then(|e| e.static_pad("sink"))
+            .or_else(|| {
+                bin.iterate_elements()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|e| e.static_pad("sink"))
+            })
+            .ok_or_else(|| IngestError::Pipeline("tail without an entry".into()))?;
+        let ghost =
+            gst::GhostPad::with_target(&entry).map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        bin.add_pad(&ghost)
+            .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        if let Some(sink) = bin
+            .by_name("video")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        {
+            sink.set_callbacks(video_callbacks(self.incarnation, self.events.clone()));
+        }
+        if let Some(sink) = bin
+            .by_name("audio")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        {
+            sink.set_callbacks(audio_callbacks(self.incarnation, self.events.clone()));
+        }
+        self.bin
+            .add(&bin)
+            .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        bin.sync_state_with_parent()
+            .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+        pad.link(&ghost).map_err(|e| {
+            IngestError::Pipeline(format!(
+                "link {} ({}) to tail: {e:?}",
+                pad.name(),
+                pad.query_caps(None)
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+fn video_format(caps: &gst::CapsRef) -> Option<VideoFormat> {
+    let s = caps.structure(0)?;
+    let codec = VideoCodec::from_caps_name(s.name())?;
+    let width = s.get::<i32>("width").ok()?;
+    let height = s.get::<i32>("height").ok()?;
+    let fps = s
+        .get::<gst::Fraction>("framerate")
+        .ok()
+        .filter(|f| f.numer() > 0 && f.denom() > 0)
+        .map(|f| (f.numer() as f64 / f.denom() as f64).round() as u32)
+        .unwrap_or(25);
+    Some(VideoFormat {
+        codec,
+        width: width.max(2) as u32,
+        height: height.max(2) as u32,
+        fps: fps.clamp(1, 120),
+        profile: s.get::<String>("profile").ok(),
+    })
+}
+
+fn running_time(
+    segment: &gst::FormattedSegment<gst::ClockTime>,
+    t: Option<gst::ClockTime>,
+) -> Option<gst::ClockTime> {
+    t.and_then(|t| segment.to_running_time(t))
+}
+
+fn frame_from(sample: &gst::Sample) -> Option<Frame> {
+    let buffer = sample.buffer_owned()?;
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?.clone();
+    let pts = running_time(&segment, buffer.pts());
+    let dts = running_time(&segment, buffer.dts()).or(pts);
+    Some(Frame {
+        pts: pts.or(dts)?,
+        dts: dts?,
+        duration: buffer.duration(),
+        keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+        buffer,
+    })
+}
+
+fn video_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app::AppSinkCallbacks {
+    let mut last_caps: Option<gst::Caps> = None;
+    gst_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            let mut format = None;
+            if let Some(caps) = sample.caps() {
+                if last_caps.as_ref().map(|c| c.as_ref()) != Some(caps) {
+                    format = video_format(caps);
+                    last_caps = Some(caps.to_owned());
+                }
+            }
+            if let Some(frame) = frame_from(&sample) {
+                let msg = MediaMsg {
+                    incarnation,
+                    event: MediaEvent::Video { frame, format },
+                };
+                if events.try_send(msg).is_err() {
+                    metrics::counter!("classcast_ingest_frames_dropped_total").increment(1);
+                }
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}
+
+fn audio_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app::AppSinkCallbacks {
+    gst_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            if let Some(frame) = frame_from(&sample) {
+                let msg = MediaMsg {
+                    incarnation,
+                    event: MediaEvent::Audio(frame),
+                };
+                if events.try_send(msg).is_err() {
+                    metrics::counter!("classcast_ingest_frames_dropped_total").increment(1);
+                }
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}

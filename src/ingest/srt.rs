@@ -1,0 +1,115 @@
+//! SRT listener for pushed feeds: `srt://HOST:8890?streamid=publish:{key}`
+//! (or the standard `#!::r={key},m=publish`). Callers are accepted or
+//! rejected by stream id before any media flows; each accepted caller's
+//! MPEG-TS goes to its classroom's ingest.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use gstreamer as gst;
+use srt_tokio::SrtListener;
+use srt_tokio::access::{
+    AccessControlList, ConnectionMode, RejectReason, ServerRejectReason, StandardAccessControlEntry,
+};
+use tracing::{info, warn};
+
+use super::pipeline::MPEGTS_CAPS;
+use crate::catalog::sources::SourceKind;
+use crate::live::{Live, PublishError};
+
+/// Extracts the stream key from a publishing caller's stream id.
+pub fn publish_key(stream_id: &str) -> Option<String> {
+    if let Ok(acl) = stream_id.parse::<AccessControlList>() {
+        let (mut resource, mut publish) = (None, false);
+        for entry in acl.0 {
+            match StandardAccessControlEntry::try_from(entry) {
+                Ok(StandardAccessControlEntry::ResourceName(name)) => resource = Some(name),
+                Ok(StandardAccessControlEntry::Mode(mode)) => {
+                    publish = mode == ConnectionMode::Publish
+                }
+                _ => {}
+            }
+        }
+        return resource.filter(|_| publish);
+    }
+    stream_id.strip_prefix("publish:").map(str::to_owned)
+}
+
+pub async fn bind(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<(SrtListener, srt_tokio::SrtIncoming)> {
+    SrtListener::builder()
+        .latency(Duration::from_millis(200))
+        .bind(addr)
+        .await
+}
+
+pub async fn serve(listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, live: Live) {
+    // The listener must live as long as we accept: dropping it stops the socket.
+    let _listener = listener;
+    while let Some(request) = incoming.incoming().next().await {
+        let live = live.clone();
+        tokio::spawn(async move {
+            let peer = request.remote();
+            let key = request.stream_id().and_then(|id| publish_key(id.as_str()));
+            let Some(key) = key else {
+                warn!(%peer, "srt caller without a publish stream id refused");
+                let _ = request
+                    .reject(RejectReason::Server(ServerRejectReason::BadRequest))
+                    .await;
+                return;
+            };
+            let (classroom, input) = match live.publish(&key, SourceKind::Srt, MPEGTS_CAPS).await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!(%peer, "srt publish refused: {e}");
+                    metrics::counter!("classcast_publish_refused_total", "protocol" => "srt")
+                        .increment(1);
+                    let reason = match e {
+                        PublishError::UnknownKey | PublishError::WrongProtocol(_) => {
+                            ServerRejectReason::Forbidden
+                        }
+                        PublishError::Disabled => ServerRejectReason::Forbidden,
+                        PublishError::Attach(_) => ServerRejectReason::Conflict,
+                        PublishError::Catalog(_) => ServerRejectReason::InternalServerError,
+                    };
+                    let _ = request.reject(RejectReason::Server(reason)).await;
+                    return;
+                }
+            };
+            let mut socket = match request.accept(None).await {
+                Ok(socket) => socket,
+                Err(e) => {
+                    warn!(%peer, "srt accept failed: {e}");
+                    let _ = input.end_of_stream();
+                    return;
+                }
+            };
+            info!(%peer, %classroom, "srt publisher accepted");
+            while let Some(Ok((_, bytes))) = socket.next().await {
+                if input.push_buffer(gst::Buffer::from_slice(bytes)).is_err() {
+                    info!(%peer, "srt feed closed by the server");
+                    break;
+                }
+            }
+            let _ = input.end_of_stream();
+            info!(%peer, %classroom, "srt publisher gone");
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_stream_id_styles_give_the_key() {
+        assert_eq!(publish_key("publish:abc123").as_deref(), Some("abc123"));
+        assert_eq!(
+            publish_key("#!::r=abc123,m=publish").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(publish_key("#!::r=abc123,m=request"), None);
+        assert_eq!(publish_key("read:abc123"), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! `classcast serve`: connect, migrate, recover, start the classrooms and
+//! the listeners, and shut down cleanly on SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::live::{Live, LiveContext};
+
+/// Connects, creating the database first if the server has none by that name.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config.database.url.parse().context("database.url")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .connect_with(options.clone())
+        .await;
+    match pool {
+        Ok(pool) => Ok(pool),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+            let name = options.get_database().unwrap_or("classcast").to_string();
+            info!(database = name, "creating database");
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone().database("postgres"))
+                .await
+                .context("connecting to create the database")?;
+            sqlx::query(&format!("CREATE DATABASE \"{}\"", name.replace('"', "")))
+                .execute(&admin)
+                .await?;
+            Ok(PgPoolOptions::new()
+                .max_connections(config.database.max_connections)
+                .connect_with(options)
+                .await?)
+        }
+        Err(e) => Err(e).context("connecting to PostgreSQL (is it running? see README)"),
+    }
+}
+
+pub fn node_name() -> String {
+    std::env::var("CLASSCAST_NODE")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "classcast".into())
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::media::init().context("initialising GStreamer")?;
+    let metrics = crate::metrics::install()?;
+    let config = Arc::new(config);
+    let db = connect(&config).await?;
+    sqlx::migrate!("./migrations")
+        .run(&db)
+        .await
+        .context("migrations")?;
+    std::fs::create_dir_all(config.recordings_dir()).context("creating media directory")?;
+
+    let node = node_name();
+    let closed = crate::catalog::sessions::close_orphans(&db, &node).await?;
+    let recovered =
+        crate::recording::recover(&db, &config.recordings_dir(), config.segment_duration()).await?;
+    if closed + recovered as u64 > 0 {
+        info!(closed, recovered, "cleaned up after an unclean stop");
+    }
+    if config.demo.enabled {
+        crate::demo::ensure(&db, config.demo.recording_window_seconds).await?;
+    }
+
+    // Bind first: a port in use is reported before any classroom starts.
+    let rtmp = TcpListener::bind(config.ingest.rtmp_addr)
+        .await
+        .with_context(|| format!("binding RTMP {}", config.ingest.rtmp_addr))?;
+    let (srt_listener, srt_incoming) = crate::ingest::srt::bind(config.ingest.srt_addr)
+        .await
+        .with_context(|| format!("binding SRT {}", config.ingest.srt_addr))?;
+    let http_listener = TcpListener::bind(config.http.addr)
+        .await
+        .with_context(|| format!("binding HTTP {}", config.http.addr))?;
+    let live = Live::start(LiveContext {
+        db: db.clone(),
+        config: config.clone(),
+        node,
+    })
+    .await?;
+
+    tokio::spawn(crate::ingest::rtmp::serve(rtmp, live.clone()));
+    tokio::spawn(crate::ingest::srt::serve(
+        srt_listener,
+        srt_incoming,
+        live.clone(),
+    ));
+
+    let state = AppState {
+        db,
+        config: config.clone(),
+        live: live.clone(),
+        metrics,
+    };
+    info!(
+        http = %config.http.addr, rtmp = %config.ingest.rtmp_addr, srt = %config.ingest.srt_addr,
+        "classcast is serving on http://{}", config.http.addr
+    );
+    axum::serve(http_listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    info!("finishing live lessons and recordings");
+    live.shutdown().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

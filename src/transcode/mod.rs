@@ -1,0 +1,255 @@
+//! The ABR ladder: one pipeline per incarnation that takes the camera's
+//! elementary streams from appsrcs, passes H.264 through, decodes once and
+//! encodes each lower rendition once, and muxes every rendition into fMP4
+//! fragments. Encode once, fan out to many: nothing here is per viewer.
+
+pub mod audio_gaps;
+pub mod plan;
+
+use bytes::{Bytes, BytesMut};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use tokio::sync::mpsc;
+
+use crate::media::{MediaEvent, MediaMsg};
+use crate::pipelines;
+use plan::{RenditionKind, RenditionPlan, VideoFormat};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LadderError {
+    #[error("pipeline description: {0}")]
+    Template(#[from] crate::pipelines::TemplateError),
+    #[error("pipeline: {0}")]
+    Pipeline(String),
+}
+
+/// Settings a ladder is built with.
+#[derive(Debug, Clone)]
+pub struct LadderSettings {
+    pub segment: std::time::Duration,
+    pub x264_preset: String,
+}
+
+pub struct Ladder {
+    pipeline: gst::Pipeline,
+    video: gst_app::AppSrc,
+    audio: gst_app::AppSrc,
+}
+
+/// 16:9-ish thumbnails, 320 wide, height following the camera.
+fn thumbnail_size(format: &VideoFormat) -> (u32, u32) {
+    let height = (320.0 * f64::from(format.height) / f64::from(format.width.max(1))) as u32;
+    (320, (height / 2 * 2).max(2))
+}
+
+/// The whole ladder as one gst-launch description: readable, loggable, and
+/// runnable by hand with the appsrcs swapped for a file.
+pub fn describe(
+    format: &VideoFormat,
+    renditions: &[RenditionPlan],
+    settings: &LadderSettings,
+) -> Result<String, LadderError> {
+    let (thumb_width, thumb_height) = thumbnail_size(format);
+    let video_caps = format!(
+        "{},stream-format=byte-stream,alignment=au",
+        format.codec.caps_name()
+    );
+    let mut text = pipelines::fill(
+        pipelines::LADDER,
+        &[
+            ("video_caps", &video_caps),
+            ("parser", format.codec.parser()),
+            ("codec", format.codec.caps_name()),
+            ("decoder", format.codec.decoder()),
+            ("thumb_width", &thumb_width.to_string()),
+            ("thumb_height", &thumb_height.to_string()),
+        ],
+    )?;
+    let fragment_ns = settings.segment.as_nanos().to_string();
+    let gop = (format.fps as u64 * settings.segment.as_secs().max(1)).to_string();
+    for rendition in renditions {
+        let part = match rendition.kind {
+            RenditionKind::Passthrough => pipelines::fill(
+                pipelines::RENDITION_PASSTHROUGH,
+                &[("name", &rendition.name), ("fragment_ns", &fragment_ns)],
+            )?,
+            RenditionKind::Transcode { kbps } => pipelines::fill(
+                pipelines::RENDITION_TRANSCODE,
+                &[
+                    ("name", &rendition.name),
+                    ("fragment_ns", &fragment_ns),
+                    ("width", &rendition.width.to_string()),
+                    ("height", &rendition.height.to_string()),
+                    ("kbps", &kbps.to_string()),
+                    ("gop", &gop),
+                    ("preset", &settings.x264_preset),
+                ],
+            )?,
+        };
+        text.push('\n');
+        text.push_str(&part);
+    }
+    Ok(text)
+}
+
+impl Ladder {
+    pub fn start(
+        description: &str,
+        renditions: &[RenditionPlan],
+        incarnation: u64,
+        events: mpsc::Sender<MediaMsg>,
+    ) -> Result<Self, LadderError> {
+        let bin = gst::parse::bin_from_description(description, false)
+            .map_err(|e| LadderError::Pipeline(e.to_string()))?;
+        let pipeline = gst::Pipeline::with_name(&format!("ladder-{incarnation}"));
+        pipeline
+            .add(&bin)
+            .map_err(|e| LadderError::Pipeline(e.to_string()))?;
+        let appsrc = |name: &str| {
+            pipeline
+                .by_name(name)
+                .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+                .ok_or_else(|| LadderError::Pipeline(format!("no appsrc {name}")))
+        };
+        let video = appsrc("video")?;
+        let audio = appsrc("audio")?;
+        for (index, rendition) in renditions.iter().enumerate() {
+            let sink = pipeline
+                .by_name(&format!("rendition_{}", rendition.name))
+                .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+                .ok_or_else(|| LadderError::Pipeline(format!("no sink for {}", rendition.name)))?;
+            sink.set_callbacks(fragment_callbacks(index, incarnation, events.clone()));
+        }
+        if let Some(thumbnail) = pipeline
+            .by_name("thumbnail")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        {
+            let events = events.clone();
+            thumbnail.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        if let Some(buffer) = sample.buffer() {
+                            if let Ok(map) = buffer.map_readable() {
+                                let _ = events.try_send(MediaMsg {
+                                    incarnation,
+                                    event: MediaEvent::Thumbnail(Bytes::copy_from_slice(&map)),
+                                });
+                            }
+                        }
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        }
+        crate::media::watch_bus(&pipeline, incarnation, events);
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| LadderError::Pipeline(format!("cannot start: {e}")))?;
+        Ok(Self {
+            pipeline,
+            video,
+            audio,
+        })
+    }
+
+    /// Both pushes are non-blocking (appsrc `block=false`); a full queue
+    /// means the machine cannot keep up, and the error says so.
+    pub fn push_video(&self, buffer: gst::Buffer) -> Result<(), gst::FlowError> {
+        self.video.push_buffer(buffer).map(|_| ())
+    }
+
+    pub fn push_audio(&self, buffer: gst::Buffer) -> Result<(), gst::FlowError> {
+        self.audio.push_buffer(buffer).map(|_| ())
+    }
+
+    /// Flushes the last fragments out; `LadderEos` follows on the channel.
+    pub fn finish(&self) {
+        let _ = self.video.end_of_stream();
+        let _ = self.audio.end_of_stream();
+    }
+
+    /// Current caps on a muxer's input pads, for the playlist's CODECS.
+    pub fn codecs(&self, rendition: &str) -> Option<String> {
+        let mux = self.pipeline.by_name(&format!("mux_{rendition}"))?;
+        let mut codecs = Vec::new();
+        for pad in mux.sink_pads() {
+            let caps = pad.current_caps()?;
+            let codec =
+                gstreamer_pbutils::functions::codec_utils_caps_get_mime_codec(&caps).ok()?;
+            codecs.push(codec.to_string());
+        }
+        Some(codecs.join(","))
+    }
+}
+
+impl Drop for Ladder {
+    fn drop(&mut self) {
+        crate::media::stop_pipeline(self.pipeline.clone());
+    }
+}
+
+/// Turns isofmp4mux output into init segments and fragments. Each sample is
+/// a buffer list: [init (DISCONT|HEADER), only once] + moof (HEADER) + media.
+fn fragment_callbacks(
+    rendition: usize,
+    incarnation: u64,
+    events: mpsc::Sender<MediaMsg>,
+) -> gst_app::AppSinkCallbacks {
+    gst_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            let Some(list) = sample.buffer_list() else {
+                return Ok(gst::FlowSuccess::Ok);
+            };
+            let mut fragment = BytesMut::new();
+            let mut first: Option<(gst::ClockTime, gst::ClockTime)> = None;
+            for buffer in list.iter() {
+                let Ok(map) = buffer.map_readable() else {
+                    continue;
+                };
+                let flags = buffer.flags();
+                if flags.contains(gst::BufferFlags::DISCONT | gst::BufferFlags::HEADER) {
+                    let msg = MediaMsg {
+                        incarnation,
+                        event: MediaEvent::Init {
+                            rendition,
+                            data: Bytes::copy_from_slice(&map),
+                        },
+                    };
+                    if events.try_send(msg).is_err() {
+                        metrics::counter!("classcast_fragments_dropped_total").increment(1);
+                    }
+                    continue;
+                }
+                if first.is_none() && flags.contains(gst::BufferFlags::HEADER) {
+                    let segment = sample
+                        .segment()
+                        .and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
+                    let pts = buffer
+                        .pts()
+                        .and_then(|pts| segment.and_then(|s| s.to_running_time(pts)))
+                        .unwrap_or(gst::ClockTime::ZERO);
+                    first = Some((pts, buffer.duration().unwrap_or(gst::ClockTime::ZERO)));
+                }
+                fragment.extend_from_slice(&map);
+            }
+            if let Some((pts, duration)) = first {
+                let msg = MediaMsg {
+                    incarnation,
+                    event: MediaEvent::Fragment {
+                        rendition,
+                        data: fragment.freeze(),
+                        pts,
+                        duration,
+                    },
+                };
+                if events.try_send(msg).is_err() {
+                    metrics::counter!("classcast_fragments_dropped_total").increment(1);
+                }
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}
