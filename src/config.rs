@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_RTMP_ADDR: &str = "127.0.0.1:1935";
 pub const DEFAULT_SRT_ADDR: &str = "127.0.0.1:8890";
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/classcast";
+pub const DEFAULT_DATABASE_URL: &str = "postgres://classcast:classcast@127.0.0.1:5432/classcast";
 pub const DEFAULT_MEDIA_DIR: &str = "./data/media";
 pub const DEFAULT_WEB_DIR: &str = "./web/dist";
 pub const DEFAULT_SEGMENT_SECONDS: u64 = 2;

@@ -135,6 +135,16 @@ pub async fn gap_ended(db: &PgPool, id: Uuid, duration_ms: i64) -> Result<(), Ca
     Ok(())
 }
 
+/// A gap that turned out to be the end of the lesson is not a gap.
+pub async fn gap_removed(db: &PgPool, id: Uuid, offset_ms: i64) -> Result<(), CatalogError> {
+    sqlx::query("DELETE FROM recording_gaps WHERE recording_id = $1 AND offset_ms = $2")
+        .bind(id)
+        .bind(offset_ms)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Recording, CatalogError> {
     Ok(sqlx::query_as("SELECT * FROM recordings WHERE id = $1")
         .bind(id)

@@ -106,6 +106,16 @@ impl MediaPlaylist {
         }
     }
 
+    /// Removes "signal lost" segments from the end: a lesson that ended
+    /// because the feed never came back ends where the feed stopped.
+    pub fn pop_trailing_slate(&mut self) -> Vec<SegmentEntry> {
+        let mut removed = Vec::new();
+        while self.segments.back().is_some_and(|s| s.slate) {
+            removed.extend(self.segments.pop_back());
+        }
+        removed
+    }
+
     pub fn end(&mut self) {
         self.ended = true;
     }
@@ -291,6 +301,11 @@ mod tests {
         assert_eq!(text.matches("#EXT-X-MAP:").count(), 3);
         assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 2);
         assert_eq!(text.matches("signal-lost").count(), 1);
+        assert_eq!(playlist.duration(), Duration::from_secs(10));
+        let mut trailing = segment(5, 3, true);
+        trailing.slate = true;
+        playlist.push(trailing);
+        assert_eq!(playlist.pop_trailing_slate().len(), 1);
         assert_eq!(playlist.duration(), Duration::from_secs(10));
         let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("valid playlist");
         assert_eq!(parsed.segments.len(), 5);

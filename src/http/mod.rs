@@ -68,7 +68,8 @@ pub fn router(state: AppState) -> Router {
         .merge(classrooms::router())
         .merge(recordings::router())
         .route("/api/openapi.json", get(openapi))
-        .fallback(api_not_found)
+        // Unknown API paths are JSON 404s, not the UI's index page.
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
         .layer(middleware::from_fn(with_language));
     let media = media::router();
     let index = ServeFile::new(web_dir.join("index.html"));

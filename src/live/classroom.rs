@@ -40,6 +40,8 @@ const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// A finishing ladder gets this long to flush its last fragment.
 const RETIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(250);
+/// A fragment this short flushed at the end holds only trailing audio.
+const TAIL_FRAGMENT_MIN: gst::ClockTime = gst::ClockTime::from_mseconds(200);
 const AUDIO_RATE: u64 = 48_000;
 const AUDIO_BYTES_PER_FRAME: u64 = 4; // S16LE stereo
 /// Size of the demo pattern and of slates when no camera was ever seen.
@@ -775,7 +777,13 @@ impl ClassroomTask {
         };
         let ended_at = Utc::now();
         if let Some(recorder) = &lesson.recorder {
-            recorder.finish(RecordingStatus::Complete, ended_at).await;
+            recorder
+                .finish(
+                    RecordingStatus::Complete,
+                    ended_at,
+                    reason == "source_stopped",
+                )
+                .await;
         }
         if let Err(e) =
             crate::catalog::sessions::end(&self.ctx.db, lesson.session_id, ended_at, reason).await
@@ -830,6 +838,16 @@ impl ClassroomTask {
         let target = self.ctx.config.segment_duration();
         let classroom = self.classroom.id;
         let Some(inc) = self.find(id) else { return };
+        if inc.retiring_since.is_some() && duration < TAIL_FRAGMENT_MIN {
+            // Audio that ran past the last picture: a segment with no video
+            // confuses players, and nobody misses 100 ms of sound.
+            tracing::debug!(
+                incarnation = id,
+                ?duration,
+                "dropping audio-only tail fragment"
+            );
+            return;
+        }
         let Some(plan) = inc.renditions.get(rendition).cloned() else {
             return;
         };

@@ -45,6 +45,8 @@ pub enum RecorderMsg {
     Finish {
         status: RecordingStatus,
         ended_at: DateTime<Utc>,
+        /// Drop the slate at the end (the feed never came back).
+        trim_slate: bool,
         done: oneshot::Sender<()>,
     },
 }
@@ -65,13 +67,14 @@ impl RecorderHandle {
         }
     }
 
-    pub async fn finish(&self, status: RecordingStatus, ended_at: DateTime<Utc>) {
+    pub async fn finish(&self, status: RecordingStatus, ended_at: DateTime<Utc>, trim_slate: bool) {
         let (done, wait) = oneshot::channel();
         if self
             .tx
             .send(RecorderMsg::Finish {
                 status,
                 ended_at,
+                trim_slate,
                 done,
             })
             .await
@@ -195,14 +198,33 @@ impl Recorder {
             RecorderMsg::Finish {
                 status,
                 ended_at,
+                trim_slate,
                 done,
             } => {
-                for track in self.tracks.values_mut() {
+                let mut trimmed = Vec::new();
+                for (name, track) in self.tracks.iter_mut() {
+                    if trim_slate {
+                        let dir = self.dir.join(name);
+                        let removed = track.playlist.pop_trailing_slate();
+                        trimmed.extend(removed.into_iter().map(|s| dir.join(s.uri())));
+                    }
                     track.playlist.end();
                 }
                 self.write_playlists().await?;
-                if self.gap_open_at.is_some() {
-                    let _ = Box::pin(self.handle(RecorderMsg::GapEnded)).await;
+                blocking(move || {
+                    for path in trimmed {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    Ok(())
+                })
+                .await?;
+                if let Some(start) = self.gap_open_at.take() {
+                    if trim_slate {
+                        catalog::gap_removed(&self.db, self.id, start.as_millis() as i64).await?;
+                    } else {
+                        let length = self.duration().saturating_sub(start);
+                        catalog::gap_ended(&self.db, self.id, length.as_millis() as i64).await?;
+                    }
                 }
                 catalog::finish(&self.db, self.id, status, ended_at, &self.progress()).await?;
                 let _ = done.send(());

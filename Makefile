@@ -1,0 +1,77 @@
+# classcast: `make run` and `make test` work on a fresh Debian 12 with only
+# the Rust toolchain: missing packages are installed, PostgreSQL is started
+# and given a `classcast` role, the UI is built, then the server runs.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export DATABASE_URL ?= postgres://classcast:classcast@127.0.0.1:5432/classcast
+CARGO ?= cargo
+
+# Build and runtime dependencies (GStreamer 1.22 with the plugins the
+# pipelines use, FFmpeg, CJK font for the slate), and the test peers.
+APT_BUILD := pkg-config clang libclang-dev \
+	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
+	libgstrtspserver-1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+	gstreamer1.0-libav gstreamer1.0-rtsp fonts-wqy-microhei
+APT_TEST := ffmpeg chromium srt-tools
+APT_DB := postgresql postgresql-client
+
+.PHONY: run test deps deps-test db web build check bench clean-data
+
+deps:
+	@missing=$$(for p in $(APT_BUILD) $(APT_DB); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing="$$missing nodejs npm"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+deps-test: deps
+	@missing=$$(for p in $(APT_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+# Starts PostgreSQL if it is not running and makes sure the classcast role
+# exists (password auth over TCP, as Debian's default pg_hba.conf expects).
+db: deps
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		echo "starting PostgreSQL"; \
+		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start \
+			|| $(SUDO) service postgresql start; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+	@pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+	@$(SUDO) runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='classcast'" | grep -q 1 \
+		|| $(SUDO) runuser -u postgres -- psql -qc "CREATE ROLE classcast LOGIN CREATEDB PASSWORD 'classcast'"
+
+web: deps
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+build: deps
+	$(CARGO) build --release
+
+run: db web build
+	./target/release/classcast serve $(if $(CONFIG),--config $(CONFIG))
+
+# The whole suite: Rust unit and integration tests (real PostgreSQL,
+# GStreamer, ffmpeg publishers, an RTSP camera), then the browser tests in
+# Chromium against a running server.
+test: db deps-test web
+	$(CARGO) build --release --all-targets
+	$(CARGO) test --release -- --test-threads=2
+	./scripts/browser-tests.sh
+
+check:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: db deps-test web
+	./benches/run.sh
+
+clean-data:
+	rm -rf data

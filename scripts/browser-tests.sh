@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the browser tests (web/tests, Playwright driving Debian's Chromium)
+# against a real classcast with its demo classroom, on ports and a database
+# of their own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x /usr/bin/chromium ] || { echo "chromium missing: run make test (installs it)" >&2; exit 1; }
+db="classcast_browser_$$"
+media=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
+CLASSCAST_HTTP__ADDR="127.0.0.1:$port" \
+CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:0" \
+CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
+  ./target/release/classcast serve > "$media/server.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  psql "postgres://classcast:classcast@127.0.0.1:5432/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$media"
+}
+trap cleanup EXIT
+for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$media/server.log"; exit 1; }
+export CLASSCAST_URL="http://127.0.0.1:$port"
+cd web
+if ! node --test tests/; then
+  echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
+fi

@@ -1,0 +1,412 @@
+//! Shared helpers for the integration tests: a real classcast process on
+//! free ports with its own database and media directory, ffmpeg publishers,
+//! and ffprobe checks. Nothing here is mocked.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ADMIN_URL: &str = "postgres://classcast:classcast@127.0.0.1:5432/postgres";
+
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct TestServer {
+    pub http: u16,
+    pub rtmp: u16,
+    pub srt: u16,
+    pub database_url: String,
+    pub media: tempfile::TempDir,
+    pub log: PathBuf,
+    extra_env: Vec<(String, String)>,
+    child: Option<Child>,
+    pub client: reqwest::Client,
+}
+
+/// Options beyond the defaults a test may want.
+#[derive(Default, Clone)]
+pub struct ServerOptions {
+    pub demo: bool,
+    pub grace_seconds: Option<u64>,
+}
+
+impl TestServer {
+    pub async fn start(options: ServerOptions) -> Self {
+        let db_name = format!("classcast_test_{}", uuid::Uuid::new_v4().simple());
+        let media = tempfile::tempdir().unwrap();
+        let log = media.path().join("server.log");
+        let mut extra_env = vec![(
+            "CLASSCAST_DEMO__ENABLED".to_string(),
+            options.demo.to_string(),
+        )];
+        if let Some(grace) = options.grace_seconds {
+            extra_env.push(("CLASSCAST_LIVE__GRACE_SECONDS".into(), grace.to_string()));
+        }
+        let mut server = Self {
+            http: free_tcp_port(),
+            rtmp: free_tcp_port(),
+            srt: free_udp_port(),
+            database_url: format!("postgres://classcast:classcast@127.0.0.1:5432/{db_name}"),
+            media,
+            log,
+            extra_env,
+            child: None,
+            client: reqwest::Client::new(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    pub async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_classcast"))
+            .arg("serve")
+            .env("DATABASE_URL", &self.database_url)
+            .env("CLASSCAST_HTTP__ADDR", format!("127.0.0.1:{}", self.http))
+            .env(
+                "CLASSCAST_INGEST__RTMP_ADDR",
+                format!("127.0.0.1:{}", self.rtmp),
+            )
+            .env(
+                "CLASSCAST_INGEST__SRT_ADDR",
+                format!("127.0.0.1:{}", self.srt),
+            )
+            .env("CLASSCAST_MEDIA__DIR", self.media.path())
+            .env(
+                "CLASSCAST_HTTP__WEB_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("web/dist"),
+            )
+            .env("RUST_LOG", "info")
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("classcast binary runs");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.client.get(self.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("server exited with {status}:\n{}", self.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not start:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http)
+    }
+
+    pub fn rtmp_url(&self, key: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{key}", self.rtmp)
+    }
+
+    pub fn srt_url(&self, key: &str) -> String {
+        format!(
+            "srt://127.0.0.1:{}?streamid=publish:{key}&pkt_size=1316",
+            self.srt
+        )
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        child.wait().unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a classroom with one source of `kind`; returns (classroom id, source json).
+    pub async fn classroom_with_source(&self, name: &str, source: Value) -> (String, Value) {
+        let (status, classroom) = self
+            .post_json("/api/classrooms", serde_json::json!({"name": name}))
+            .await;
+        assert_eq!(status, 201, "{classroom}");
+        let id = classroom["id"].as_str().unwrap().to_string();
+        let (status, source) = self
+            .post_json(&format!("/api/classrooms/{id}/sources"), source)
+            .await;
+        assert_eq!(status, 201, "{source}");
+        (id, source)
+    }
+
+    pub async fn classroom(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/classrooms/{id}")).await
+    }
+
+    /// Polls the classroom until `check` holds.
+    pub async fn wait_for_classroom(
+        &self,
+        id: &str,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let classroom = self.classroom(id).await;
+            if check(&classroom) {
+                return classroom;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {classroom}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_for_recording(
+        &self,
+        id: &str,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let recording = self.get_json(&format!("/api/recordings/{id}")).await;
+            if check(&recording) {
+                return recording;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for recording: {recording}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- server log ---\n{}", self.logs());
+        }
+        // Leave the database behind only when a test failed, for inspection.
+        if !std::thread::panicking() {
+            let name = self
+                .database_url
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let _ = Command::new("psql")
+                .args([
+                    ADMIN_URL,
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// ffmpeg publishing a test pattern with a clock-like counter and a tone,
+/// with a 2-second GOP like a classroom encoder set up for HLS.
+pub fn ffmpeg_publish(url: &str, format: &str, seconds: u32, with_video: bool) -> Child {
+    let mut command = Command::new("ffmpeg");
+    command.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"]);
+    if with_video {
+        command.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"]);
+    }
+    command.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+    command.args(["-t", &seconds.to_string()]);
+    if with_video {
+        command.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "50",
+            "-pix_fmt",
+            "yuv420p",
+        ]);
+    }
+    command.args(["-c:a", "aac", "-b:a", "96k", "-f", format, url]);
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs (make test installs it)")
+}
+
+/// Duration in seconds of a playlist as ffprobe decodes it.
+pub fn ffprobe_duration(url: &str) -> f64 {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| {
+            panic!(
+                "ffprobe could not read {url}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
+
+/// Fetches and parses a master playlist and each media playlist, downloads
+/// every listed segment with its init segment, and decodes them with
+/// ffprobe. Returns the media playlist paths.
+pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
+    let text = server.get(master_path).await.text().await.unwrap();
+    let master = m3u8_rs::parse_master_playlist_res(text.as_bytes())
+        .unwrap_or_else(|e| panic!("master playlist does not parse: {e:?}\n{text}"));
+    assert!(!master.variants.is_empty(), "no variants in {text}");
+    let base = master_path.rsplit_once('/').unwrap().0;
+    let mut paths = Vec::new();
+    for variant in &master.variants {
+        let path = format!("{base}/{}", variant.uri);
+        let response = server.get(&path).await;
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/vnd.apple.mpegurl"
+        );
+        let text = response.text().await.unwrap();
+        let media = m3u8_rs::parse_media_playlist_res(text.as_bytes())
+            .unwrap_or_else(|e| panic!("media playlist does not parse: {e:?}\n{text}"));
+        assert!(!media.segments.is_empty(), "{path} has no segments");
+        let dir = path.rsplit_once('/').unwrap().0;
+        let mut init = None;
+        let mut total_frames = 0;
+        let last = media.segments.len() - 1;
+        for (index, segment) in media.segments.iter().enumerate() {
+            if let Some(map) = &segment.map {
+                init = Some(fetch(server, &format!("{dir}/{}", map.uri)).await);
+            }
+            let mut file = init.clone().expect("EXT-X-MAP before the first segment");
+            let response = server.get(&format!("{dir}/{}", segment.uri)).await;
+            assert_eq!(response.status(), 200, "{dir}/{}", segment.uri);
+            assert_eq!(response.headers()["content-type"], "video/iso.segment");
+            file.extend_from_slice(&response.bytes().await.unwrap());
+            let (frames, errors) = decode_bytes(&file);
+            // An SRT caller that hangs up mid-frame leaves the last picture of
+            // a finished recording truncated; everything before must be clean.
+            let tolerated = media.end_list && index == last && frames > 0;
+            assert!(
+                frames > 0 && (errors.is_empty() || tolerated),
+                "{dir}/{} does not decode: {errors}",
+                segment.uri
+            );
+            total_frames += frames;
+        }
+        assert!(total_frames > 0);
+        paths.push(path);
+    }
+    paths
+}
+
+async fn fetch(server: &TestServer, path: &str) -> Vec<u8> {
+    let response = server.get(path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Decodes an fMP4 (init + fragment) completely: (video frames, errors).
+pub fn decode_bytes(data: &[u8]) -> (u64, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), data).unwrap();
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(file.path())
+        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let frames = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count() as u64;
+    (frames, String::from_utf8_lossy(&output.stderr).to_string())
+}

@@ -1,0 +1,109 @@
+//! An encoder pushes a lesson over RTMP or SRT (ffmpeg, H.264 + AAC): the
+//! classroom goes live within 3 s of the first frame, every HLS rendition
+//! parses and decodes, and after the encoder stops the recording is
+//! catalogued and plays as VOD, as long as what was published (±0.5 s).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ServerOptions, TestServer, check_hls, ffmpeg_publish, ffprobe_duration};
+use serde_json::json;
+
+const PUBLISHED_SECONDS: u32 = 10;
+
+async fn lesson_over(protocol: &str) {
+    let server = TestServer::start(ServerOptions {
+        grace_seconds: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let (classroom, source) = server
+        .classroom_with_source(&format!("初二(3)班 {protocol}"), json!({"kind": protocol}))
+        .await;
+    let key = source["stream_key"]
+        .as_str()
+        .expect("pushed sources get a key");
+    let url = match protocol {
+        "rtmp" => server.rtmp_url(key),
+        _ => server.srt_url(key),
+    };
+    let format = if protocol == "rtmp" { "flv" } else { "mpegts" };
+    let started = Instant::now();
+    let mut publisher = ffmpeg_publish(&url, format, PUBLISHED_SECONDS, true);
+
+    let live = server
+        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
+            c["live"]["state"] == "live"
+        })
+        .await;
+    // The first frame leaves ffmpeg at once (-re); allow for its start-up.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "went live after {:?}",
+        started.elapsed()
+    );
+    let recording_id = live["live"]["recording_id"]
+        .as_str()
+        .expect("recording on by default")
+        .to_string();
+
+    // Two renditions (source 360p passthrough would be the only rung at
+    // 640x360 with the default 720/360 ladder): wait for segments, then check.
+    server
+        .wait_for_classroom(&classroom, Duration::from_secs(10), "segments", |c| {
+            c["live"]["renditions"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        })
+        .await;
+    let variants = check_hls(&server, &format!("/live/{classroom}/index.m3u8")).await;
+    assert!(
+        variants.iter().any(|v| v.contains("/source/")),
+        "camera H.264 passes through: {variants:?}"
+    );
+
+    let status = publisher.wait().unwrap();
+    assert!(status.success(), "ffmpeg failed: {:?}", publisher.stderr);
+    let ended = Instant::now();
+    let recording = server
+        .wait_for_recording(&recording_id, Duration::from_secs(20), |r| {
+            r["status"] == "complete"
+        })
+        .await;
+    // Signal timeout (3 s) + grace (1 s) + finishing: the lesson ends promptly.
+    assert!(
+        ended.elapsed() < Duration::from_secs(10),
+        "recording took {:?} to complete",
+        ended.elapsed()
+    );
+    let duration = recording["duration_ms"].as_i64().unwrap() as f64 / 1000.0;
+    assert!(
+        (duration - PUBLISHED_SECONDS as f64).abs() <= 0.5,
+        "catalogued duration {duration} s for {PUBLISHED_SECONDS} s published"
+    );
+    let vod = recording["hls_url"].as_str().unwrap();
+    let variants = check_hls(&server, vod).await;
+    let played = ffprobe_duration(&server.url(&variants[0]));
+    assert!(
+        (played - PUBLISHED_SECONDS as f64).abs() <= 0.5,
+        "VOD plays {played} s for {PUBLISHED_SECONDS} s published"
+    );
+    let playlist = server.get(&variants[0]).await.text().await.unwrap();
+    assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+    let sessions = server
+        .get_json(&format!("/api/sessions?classroom_id={classroom}"))
+        .await;
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
+    assert!(sessions[0]["ended_at"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rtmp_lesson_goes_live_and_is_recorded() {
+    lesson_over("rtmp").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn srt_lesson_goes_live_and_is_recorded() {
+    lesson_over("srt").await;
+}
