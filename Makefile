@@ -62,8 +62,8 @@ run: db web build
 # GStreamer, ffmpeg publishers, an RTSP camera), then the browser tests in
 # Chromium against a running server.
 test: db deps-test web
-	$(CARGO) build --release --all-targets
-	$(CARGO) test --release -- --test-threads=2
+	$(CARGO) build --bins
+	$(CARGO) test -- --test-threads=2
 	./scripts/browser-tests.sh
 
 check:

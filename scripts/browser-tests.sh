@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 [ -x /usr/bin/chromium ] || { echo "chromium missing: run make test (installs it)" >&2; exit 1; }
 db="classcast_browser_$$"
 media=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+port=$(free_port SOCK_STREAM)
+srt_port=$(free_port SOCK_DGRAM)
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
 CLASSCAST_HTTP__ADDR="127.0.0.1:$port" \
-CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:0" \
+CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
 CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
-  ./target/release/classcast serve > "$media/server.log" 2>&1 &
+  ./target/debug/classcast serve > "$media/server.log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
