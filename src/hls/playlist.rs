@@ -300,7 +300,7 @@ mod tests {
         assert!(text.ends_with("#EXT-X-ENDLIST\n"));
         assert_eq!(text.matches("#EXT-X-MAP:").count(), 3);
         assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 2);
-        assert_eq!(text.matches("signal-lost").count(), 1);
+        assert_eq!(text.matches("#EXT-X-DATERANGE:").count(), 1);
         assert_eq!(playlist.duration(), Duration::from_secs(10));
         let mut trailing = segment(5, 3, true);
         trailing.slate = true;
