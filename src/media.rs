@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::transcode::plan::VideoFormat;
 
@@ -74,15 +74,65 @@ pub fn init() -> Result<(), gst::glib::Error> {
     result
 }
 
-/// Forwards errors and end-of-stream from a pipeline's bus to its owner.
-/// The task ends when the pipeline is dropped (the bus flushes) or the
-/// owner's channel closes.
-pub fn watch_bus(pipeline: &gst::Pipeline, incarnation: u64, events: mpsc::Sender<MediaMsg>) {
+/// A playing pipeline with its bus watched. Dropping it stops the pipeline
+/// off the runtime's threads and ends the bus task, whether or not the
+/// pipeline ever reached end-of-stream.
+pub struct RunningPipeline {
+    pipeline: gst::Pipeline,
+    _bus_watch: oneshot::Sender<()>,
+}
+
+impl RunningPipeline {
+    pub fn start(
+        pipeline: gst::Pipeline,
+        incarnation: u64,
+        events: mpsc::Sender<MediaMsg>,
+    ) -> Result<Self, String> {
+        let (cancel, cancelled) = oneshot::channel();
+        watch_bus(&pipeline, incarnation, events, cancelled);
+        let running = Self {
+            pipeline,
+            _bus_watch: cancel,
+        };
+        // Going to PLAYING may wait on elements (an RTSP source's first
+        // exchange); tell the runtime this thread is busy instead of stalling it.
+        let result =
+            tokio::task::block_in_place(|| running.pipeline.set_state(gst::State::Playing));
+        result.map_err(|e| format!("cannot start: {e}"))?;
+        Ok(running)
+    }
+
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Drop for RunningPipeline {
+    fn drop(&mut self) {
+        stop_pipeline(self.pipeline.clone());
+    }
+}
+
+/// Forwards errors and end-of-stream from a pipeline's bus to its owner,
+/// until EOS, until the owner's channel closes, or until `cancelled`.
+fn watch_bus(
+    pipeline: &gst::Pipeline,
+    incarnation: u64,
+    events: mpsc::Sender<MediaMsg>,
+    mut cancelled: oneshot::Receiver<()>,
+) {
     let Some(bus) = pipeline.bus() else { return };
     let is_ladder = pipeline.name().starts_with("ladder");
     let mut stream = bus.stream();
     tokio::spawn(async move {
-        while let Some(message) = stream.next().await {
+        loop {
+            let message = tokio::select! {
+                message = stream.next() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+                _ = &mut cancelled => break,
+            };
             let event = match message.view() {
                 gst::MessageView::Error(err) => {
                     let text = format!(
@@ -117,7 +167,7 @@ pub fn watch_bus(pipeline: &gst::Pipeline, incarnation: u64, events: mpsc::Sende
 
 /// `set_state(Null)` joins streaming threads and may take a while (an RTSP
 /// teardown waits for the camera): never do it on the runtime's threads.
-pub fn stop_pipeline(pipeline: gst::Pipeline) {
+fn stop_pipeline(pipeline: gst::Pipeline) {
     let stop = move || {
         let _ = pipeline.set_state(gst::State::Null);
         if let Some(bus) = pipeline.bus() {

@@ -120,10 +120,6 @@ impl MediaPlaylist {
         self.ended = true;
     }
 
-    pub fn is_ended(&self) -> bool {
-        self.ended
-    }
-
     pub fn segments(&self) -> impl Iterator<Item = &SegmentEntry> {
         self.segments.iter()
     }

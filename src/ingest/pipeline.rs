@@ -14,7 +14,7 @@ use crate::pipelines;
 use crate::transcode::plan::{VideoCodec, VideoFormat};
 
 use super::IngestError;
-use crate::media::{Frame, MediaEvent, MediaMsg};
+use crate::media::{Frame, MediaEvent, MediaMsg, RunningPipeline};
 
 /// What to build the head from.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ impl IngestSpec {
 
 /// A running ingest pipeline. Dropping it stops the pipeline off-thread.
 pub struct IngestPipeline {
-    pipeline: gst::Pipeline,
+    _running: RunningPipeline,
     input: Option<gst_app::AppSrc>,
 }
 
@@ -166,11 +166,12 @@ impl IngestPipeline {
         let input = pipeline
             .by_name("input")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
-        crate::media::watch_bus(&pipeline, incarnation, events);
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| IngestError::Pipeline(format!("cannot start: {e}")))?;
-        Ok(Self { pipeline, input })
+        let running =
+            RunningPipeline::start(pipeline, incarnation, events).map_err(IngestError::Pipeline)?;
+        Ok(Self {
+            _running: running,
+            input,
+        })
     }
 
     /// Where pushed bytes go (RTMP, SRT).
@@ -181,10 +182,10 @@ impl IngestPipeline {
 
 impl Drop for IngestPipeline {
     fn drop(&mut self) {
+        // A pushed feed's parser flushes what it has; the pipeline stops after.
         if let Some(input) = &self.input {
             let _ = input.end_of_stream();
         }
-        crate::media::stop_pipeline(self.pipeline.clone());
     }
 }
 

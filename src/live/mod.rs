@@ -107,10 +107,6 @@ impl Live {
         self.rooms.borrow().get(&id).cloned()
     }
 
-    pub fn rooms(&self) -> Arc<HashMap<Uuid, ClassroomHandle>> {
-        self.rooms.borrow().clone()
-    }
-
     /// Call after a classroom or its sources changed in the catalogue.
     pub async fn sync(&self, classroom_id: Uuid) {
         let (done, wait) = oneshot::channel();

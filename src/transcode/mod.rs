@@ -12,7 +12,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
-use crate::media::{MediaEvent, MediaMsg};
+use crate::media::{MediaEvent, MediaMsg, RunningPipeline};
 use crate::pipelines;
 use plan::{RenditionKind, RenditionPlan, VideoFormat};
 
@@ -32,7 +32,7 @@ pub struct LadderSettings {
 }
 
 pub struct Ladder {
-    pipeline: gst::Pipeline,
+    running: RunningPipeline,
     video: gst_app::AppSrc,
     audio: gst_app::AppSrc,
 }
@@ -143,12 +143,10 @@ impl Ladder {
                     .build(),
             );
         }
-        crate::media::watch_bus(&pipeline, incarnation, events);
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| LadderError::Pipeline(format!("cannot start: {e}")))?;
+        let running =
+            RunningPipeline::start(pipeline, incarnation, events).map_err(LadderError::Pipeline)?;
         Ok(Self {
-            pipeline,
+            running,
             video,
             audio,
         })
@@ -172,7 +170,10 @@ impl Ladder {
 
     /// Current caps on a muxer's input pads, for the playlist's CODECS.
     pub fn codecs(&self, rendition: &str) -> Option<String> {
-        let mux = self.pipeline.by_name(&format!("mux_{rendition}"))?;
+        let mux = self
+            .running
+            .pipeline()
+            .by_name(&format!("mux_{rendition}"))?;
         let mut codecs = Vec::new();
         for pad in mux.sink_pads() {
             let caps = pad.current_caps()?;
@@ -181,12 +182,6 @@ impl Ladder {
             codecs.push(codec.to_string());
         }
         Some(codecs.join(","))
-    }
-}
-
-impl Drop for Ladder {
-    fn drop(&mut self) {
-        crate::media::stop_pipeline(self.pipeline.clone());
     }
 }
 
