@@ -148,6 +148,10 @@ struct Incarnation {
     /// Renditions that already produced a segment (the first one is a discontinuity).
     produced: Vec<bool>,
     retiring_since: Option<Instant>,
+    /// The newest video frame, pushed once the next one arrives. A feed that
+    /// ends mid-frame (an SRT caller hanging up mid-PES) leaves its last
+    /// frame truncated; holding one frame back keeps it out of the lesson.
+    held_video: Option<gst::Buffer>,
 }
 
 struct Lesson {
@@ -341,6 +345,7 @@ impl ClassroomTask {
             unsupported: None,
             produced: Vec::new(),
             retiring_since: None,
+            held_video: None,
         })
     }
 
@@ -510,8 +515,10 @@ impl ClassroomTask {
             if let Some(action) = silence {
                 push_audio_action(ladder, action, None);
             }
-            if ladder.push_video(buffer).is_err() {
-                metrics::counter!("classcast_ladder_push_failed_total").increment(1);
+            if let Some(previous) = inc.held_video.replace(buffer) {
+                if ladder.push_video(previous).is_err() {
+                    metrics::counter!("classcast_ladder_push_failed_total").increment(1);
+                }
             }
         }
         if is_camera {
