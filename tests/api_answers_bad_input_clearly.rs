@@ -61,7 +61,14 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         .get(&format!("/api/classrooms/{}", uuid::Uuid::new_v4()))
         .await;
     assert_eq!(missing.status(), 404);
-    assert_eq!(server.get("/api/classrooms/not-a-uuid").await.status(), 400);
+    let malformed = server.get("/api/classrooms/not-a-uuid").await;
+    assert_eq!(malformed.status(), 400);
+    let body: serde_json::Value = malformed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    let bad_query = server.get("/api/recordings?limit=many").await;
+    assert_eq!(bad_query.status(), 400);
+    let body: serde_json::Value = bad_query.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
     assert_eq!(server.get("/api/no-such-route").await.status(), 404);
 
     // An RTSP source needs a real rtsp:// URL; a pushed one must not have one.

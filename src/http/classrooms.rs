@@ -2,7 +2,7 @@
 //! the catalogue, telling the live registry when something changed.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use crate::catalog::classrooms::{self, Classroom, ClassroomUpdate, NewClassroom};
 use crate::catalog::schools::{self, NewSchool, School};
 use crate::catalog::sources::{self, NewSource, SourceUpdate, SourceView};

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -60,6 +60,9 @@ pub enum ApiError {
     Invalid(BTreeMap<&'static str, &'static str>),
     #[error("invalid JSON: {0}")]
     BadJson(String),
+    /// A malformed id in the path or a bad query parameter.
+    #[error("invalid request: {0}")]
+    BadRequest(String),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("conflict: {0}")]
@@ -88,6 +91,18 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let lang = REQUEST_LANG.try_with(|l| *l).unwrap_or(Lang::Zh);
@@ -105,6 +120,12 @@ impl IntoResponse for ApiError {
             ApiError::BadJson(detail) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
+                Some(detail.clone()),
+                BTreeMap::new(),
+            ),
+            ApiError::BadRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
                 Some(detail.clone()),
                 BTreeMap::new(),
             ),
@@ -143,6 +164,15 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
+
+/// `Path` and `Query` that answer malformed ids and parameters the same way.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

@@ -1,7 +1,7 @@
 //! `/api/recordings` and `/api/sessions`: what was taught and recorded.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path, Query};
 use crate::catalog::recordings::{self, Recording, RecordingGap, RecordingStatus};
 use crate::catalog::sessions::{self, LiveSession};
 
