@@ -208,7 +208,29 @@ impl TestServer {
         self.get_json(&format!("/api/classrooms/{id}")).await
     }
 
-    /// Polls the classroom until `check` holds.
+    /// Polls a JSON resource until `check` holds; fails with its last state.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.get_json(path).await;
+            if check(&value) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {value}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn wait_for_classroom(
         &self,
         id: &str,
@@ -216,19 +238,8 @@ impl TestServer {
         what: &str,
         check: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let classroom = self.classroom(id).await;
-            if check(&classroom) {
-                return classroom;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {classroom}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.wait_for(&format!("/api/classrooms/{id}"), timeout, what, check)
+            .await
     }
 
     pub async fn wait_for_recording(
@@ -237,19 +248,13 @@ impl TestServer {
         timeout: Duration,
         check: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let recording = self.get_json(&format!("/api/recordings/{id}")).await;
-            if check(&recording) {
-                return recording;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for recording: {recording}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_for(
+            &format!("/api/recordings/{id}"),
+            timeout,
+            "recording",
+            check,
+        )
+        .await
     }
 }
 
