@@ -862,7 +862,11 @@ impl ClassroomTask {
         let started_at = inc.wall_origin + chrono::Duration::nanoseconds(pts.nseconds() as i64);
         let slate = inc.slate;
         let fps = inc.format.as_ref().map(|f| f.fps as f64);
-        let codecs = inc.ladder.as_ref().and_then(|l| l.codecs(&plan.name));
+        // Codec parameters change only with a new incarnation: read them from
+        // the muxer's pads on its first fragment, not on every one.
+        let codecs = discontinuity
+            .then(|| inc.ladder.as_ref().and_then(|l| l.codecs(&plan.name)))
+            .flatten();
         let Some(lesson) = &mut self.lesson else {
             return;
         };
