@@ -26,7 +26,7 @@ pub const DEFAULT_SIGNAL_TIMEOUT_SECONDS: u64 = 3;
 pub const DEFAULT_DEMO_RECORDING_WINDOW_SECONDS: u64 = 600;
 pub const DEFAULT_X264_PRESET: &str = "veryfast";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -95,19 +95,6 @@ pub struct DemoConfig {
     pub enabled: bool,
     /// The demo classroom keeps only this much recording, so it never fills a disk.
     pub recording_window_seconds: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            http: HttpConfig::default(),
-            database: DatabaseConfig::default(),
-            ingest: IngestConfig::default(),
-            live: LiveConfig::default(),
-            media: MediaConfig::default(),
-            demo: DemoConfig::default(),
-        }
-    }
 }
 
 impl Default for HttpConfig {
