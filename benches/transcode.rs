@@ -55,7 +55,10 @@ fn main() {
     let best = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
     let (ours, theirs) = (best(&ours), best(&theirs));
     let speed = |wall: f64| f64::from(seconds) / wall;
-    println!("input: {seconds} s of 1080p{FPS} H.264 + AAC ({})", input.display());
+    println!(
+        "input: {seconds} s of 1080p{FPS} H.264 + AAC ({})",
+        input.display()
+    );
     println!(
         "ladder: {}",
         renditions
@@ -65,8 +68,14 @@ fn main() {
             .join(", ")
     );
     println!("classcast: {ours:.2} s wall, {:.2}x real time", speed(ours));
-    println!("ffmpeg:    {theirs:.2} s wall, {:.2}x real time", speed(theirs));
-    println!("ratio (classcast speed / ffmpeg speed): {:.2}", theirs / ours);
+    println!(
+        "ffmpeg:    {theirs:.2} s wall, {:.2}x real time",
+        speed(theirs)
+    );
+    println!(
+        "ratio (classcast speed / ffmpeg speed): {:.2}",
+        theirs / ours
+    );
     println!(
         "classrooms per machine at this load: {}",
         speed(ours).floor() as u32
@@ -78,10 +87,24 @@ fn main() {
 fn make_input(path: &Path, seconds: u32) {
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", &format!("testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}")])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}"),
+        ])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
         .args(["-t", &seconds.to_string()])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-b:v", "5M"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-profile:v",
+            "high",
+            "-b:v",
+            "5M",
+        ])
         .args(["-g", &(FPS * 2).to_string(), "-pix_fmt", "yuv420p"])
         .args(["-c:a", "aac", "-b:a", "128k"])
         .arg(path)
@@ -103,7 +126,9 @@ fn run_classcast(input: &Path, format: &VideoFormat, renditions: &[plan::Renditi
         .expect("a pipeline");
     let bus = pipeline.bus().expect("pipeline has a bus");
     let started = Instant::now();
-    pipeline.set_state(gst::State::Playing).expect("ladder starts");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("ladder starts");
     for message in bus.iter_timed(gst::ClockTime::NONE) {
         match message.view() {
             gst::MessageView::Eos(_) => break,
@@ -161,26 +186,52 @@ fn run_ffmpeg(input: &Path, renditions: &[plan::RenditionPlan], dir: &Path) -> f
         filter.push_str(&format!("[in{}]", r.name));
     }
     for (r, _) in &transcoded {
-        filter.push_str(&format!(";[in{0}]scale={1}:{2}[out{0}]", r.name, r.width, r.height));
+        filter.push_str(&format!(
+            ";[in{0}]scale={1}:{2}[out{0}]",
+            r.name, r.width, r.height
+        ));
     }
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
         .arg(input)
         .args(["-filter_complex", &filter]);
-    let fragmented = ["-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof"];
+    let fragmented = [
+        "-f",
+        "mp4",
+        "-movflags",
+        "+frag_keyframe+empty_moov+default_base_moof",
+    ];
     // Passthrough rendition: video copied, audio encoded, as classcast does.
-    command.args(["-map", "0:v", "-c:v", "copy", "-map", "0:a", "-c:a", "aac", "-b:a", "128k"]);
+    command.args([
+        "-map", "0:v", "-c:v", "copy", "-map", "0:a", "-c:a", "aac", "-b:a", "128k",
+    ]);
     command.args(fragmented).arg(dir.join("ffmpeg-source.mp4"));
     for (r, kbps) in &transcoded {
         // Same x264 settings as the ladder: preset, tune, bitrate with
         // x264enc's default CBR-like VBV, GOP of 2 s, main profile.
         command.args(["-map", &format!("[out{}]", r.name)]);
-        command.args(["-c:v", "libx264", "-preset", PRESET, "-tune", "zerolatency", "-profile:v", "main"]);
+        command.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            PRESET,
+            "-tune",
+            "zerolatency",
+            "-profile:v",
+            "main",
+        ]);
         command.args(["-b:v", &format!("{kbps}k"), "-maxrate", &format!("{kbps}k")]);
-        command.args(["-bufsize", &format!("{}k", kbps * 6 / 10), "-g", &(FPS * 2).to_string()]);
+        command.args([
+            "-bufsize",
+            &format!("{}k", kbps * 6 / 10),
+            "-g",
+            &(FPS * 2).to_string(),
+        ]);
         command.args(["-map", "0:a", "-c:a", "aac", "-b:a", "128k"]);
-        command.args(fragmented).arg(dir.join(format!("ffmpeg-{}.mp4", r.name)));
+        command
+            .args(fragmented)
+            .arg(dir.join(format!("ffmpeg-{}.mp4", r.name)));
     }
     let started = Instant::now();
     let status = command.status().expect("ffmpeg runs");
