@@ -186,6 +186,9 @@ pub struct ClassroomTask {
     retry_at: Option<Instant>,
     backoff: Duration,
     last_format: Option<VideoFormat>,
+    /// The last camera's renditions: a slate replaces them name for name,
+    /// so a player on `360p/index.m3u8` keeps playing through a drop.
+    last_plan: Option<Vec<RenditionPlan>>,
     problem: Option<String>,
     stats: Stats,
 }
@@ -214,6 +217,7 @@ pub fn spawn(ctx: LiveContext, classroom: Classroom, sources: Vec<Source>) -> Cl
         retry_at: Some(Instant::now()),
         backoff: Duration::from_secs(1),
         last_format: None,
+        last_plan: None,
         problem: None,
         stats: Stats {
             since: Instant::now(),
@@ -447,6 +451,7 @@ impl ClassroomTask {
             x264_preset: self.ctx.config.live.x264_preset.clone(),
         };
         let ladder_heights = self.classroom.ladder_heights.clone();
+        let camera_plan = self.last_plan.clone();
         let media_tx = self.media_tx.clone();
         let Some(inc) = self.find(id) else { return };
         if inc.retiring_since.is_some() {
@@ -476,7 +481,10 @@ impl ClassroomTask {
             };
             inc.origin = Some(frame.dts.min(frame.pts));
             inc.wall_origin = Utc::now();
-            inc.renditions = plan::plan(&format, &ladder_heights);
+            inc.renditions = match camera_plan {
+                Some(camera) if inc.slate => plan::stand_in(&camera),
+                _ => plan::plan(&format, &ladder_heights),
+            };
             inc.produced = vec![false; inc.renditions.len()];
             let description = match crate::transcode::describe(&format, &inc.renditions, &settings)
             {
@@ -550,8 +558,11 @@ impl ClassroomTask {
     async fn camera_started(&mut self, id: u64) {
         self.backoff = Duration::from_secs(1);
         self.problem = None;
-        if let Some(format) = self.camera.as_ref().and_then(|c| c.format.clone()) {
-            self.last_format = Some(format);
+        if let Some(camera) = &self.camera {
+            if let Some(format) = &camera.format {
+                self.last_format = Some(format.clone());
+            }
+            self.last_plan = Some(camera.renditions.clone());
         }
         if let Some(slate) = self.slate.take() {
             self.retire(slate);
@@ -695,11 +706,13 @@ impl ClassroomTask {
                 }
             }
             if self.slate.is_none() {
-                let format = self.last_format.clone();
+                // At the size of the camera's top rendition, which the
+                // slate's own H.264 then fills without a transcode.
+                let top = self.last_plan.as_ref().and_then(|p| p.first());
                 let spec = IngestSpec::Slate {
-                    width: format.as_ref().map_or(DEFAULT_WIDTH, |f| f.width),
-                    height: format.as_ref().map_or(DEFAULT_HEIGHT, |f| f.height),
-                    fps: format.as_ref().map_or(DEFAULT_FPS, |f| f.fps),
+                    width: top.map_or(DEFAULT_WIDTH, |r| r.width),
+                    height: top.map_or(DEFAULT_HEIGHT, |r| r.height),
+                    fps: self.last_format.as_ref().map_or(DEFAULT_FPS, |f| f.fps),
                 };
                 match self.start_incarnation(spec, None, true) {
                     Ok(slate) => self.slate = Some(slate),

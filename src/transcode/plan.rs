@@ -147,6 +147,18 @@ pub fn plan(format: &VideoFormat, ladder_heights: &[i32]) -> Vec<RenditionPlan> 
     renditions
 }
 
+/// Renditions for the slate standing in for a camera that dropped: the
+/// camera's names and sizes, so players stay on their playlists. The slate
+/// is encoded at the top rendition's size in browser-playable H.264, so that
+/// rung passes through whatever the camera sent.
+pub fn stand_in(camera: &[RenditionPlan]) -> Vec<RenditionPlan> {
+    let mut renditions = camera.to_vec();
+    if let Some(top) = renditions.first_mut() {
+        top.kind = RenditionKind::Passthrough;
+    }
+    renditions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +200,16 @@ mod tests {
                 .all(|r| matches!(r.kind, RenditionKind::Transcode { .. }))
         );
         assert_eq!(plan[0].width, 1920);
+    }
+
+    #[test]
+    fn a_slate_keeps_an_h265_cameras_rendition_names() {
+        let camera = plan(&format(VideoCodec::H265, 640, 360), &[720, 360]);
+        let slate = stand_in(&camera);
+        let names: Vec<_> = slate.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["360p"]);
+        assert_eq!(slate[0].kind, RenditionKind::Passthrough);
+        assert_eq!((slate[0].width, slate[0].height), (640, 360));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod rtsp_camera;
+
 pub const ADMIN_URL: &str = "postgres://classcast:classcast@127.0.0.1:5432/postgres";
 
 pub fn free_tcp_port() -> u16 {

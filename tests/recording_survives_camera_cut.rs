@@ -1,0 +1,108 @@
+//! The classroom camera's cable is pulled for 5 seconds during a lesson and
+//! plugged back in: viewers see the "signal lost" slate instead of an error,
+//! the same live stream continues when the camera returns, and the lesson
+//! stays one recording with the gap marked.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::rtsp_camera::{CameraCodecs, RtspCamera};
+use common::{ServerOptions, TestServer, check_hls};
+use serde_json::json;
+
+const CUT: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_second_camera_cut_is_one_recording_with_a_gap() {
+    let camera = RtspCamera::start(CameraCodecs::H264Alaw, None);
+    // Long enough grace for the reconnect backoff to find the camera again.
+    let server = TestServer::start(ServerOptions {
+        grace_seconds: Some(20),
+        ..Default::default()
+    })
+    .await;
+    let (classroom, _) = server
+        .classroom_with_source("初一(2)班", json!({"kind": "rtsp", "url": camera.url()}))
+        .await;
+    let live = server
+        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
+            c["live"]["state"] == "live"
+        })
+        .await;
+    let lesson_started = Instant::now();
+    let recording_id = live["live"]["recording_id"].as_str().unwrap().to_string();
+    let master = format!("/live/{classroom}/index.m3u8");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    camera.unplug();
+    let cut_at = lesson_started.elapsed();
+    server
+        .wait_for_classroom(&classroom, Duration::from_secs(6), "signal lost", |c| {
+            c["live"]["state"] == "signal_lost"
+        })
+        .await;
+    // Viewers keep a playable stream: the slate, after a discontinuity.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let variants = check_hls(&server, &master).await;
+    let during = server.get(&variants[0]).await.text().await.unwrap();
+    assert!(during.contains("#EXT-X-DISCONTINUITY\n"), "{during}");
+    assert!(during.contains("signal-lost"), "{during}");
+    let sequence_during = media_sequence(&during);
+    tokio::time::sleep(CUT.saturating_sub(Duration::from_secs(3))).await;
+
+    camera.plug_in();
+    let back = server
+        .wait_for_classroom(&classroom, Duration::from_secs(15), "camera back", |c| {
+            c["live"]["state"] == "live"
+        })
+        .await;
+    assert_eq!(
+        back["live"]["recording_id"], recording_id,
+        "the camera's return continues the same recording"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let variants = check_hls(&server, &master).await;
+    let after = server.get(&variants[0]).await.text().await.unwrap();
+    assert!(
+        media_sequence(&after) > sequence_during,
+        "the same stream continues:\n{during}\n---\n{after}"
+    );
+
+    camera.unplug();
+    let recording = server
+        .wait_for_recording(&recording_id, Duration::from_secs(40), |r| {
+            r["status"] == "complete"
+        })
+        .await;
+    let gaps = recording["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "one gap marked: {recording}");
+    let gap = gaps[0]["duration_ms"].as_i64().unwrap();
+    assert!(
+        gap >= CUT.as_millis() as i64 && gap <= 15_000,
+        "the gap covers the cut and the reconnect: {gap} ms"
+    );
+    let offset = gaps[0]["offset_ms"].as_i64().unwrap();
+    let expected = cut_at.as_millis() as i64;
+    assert!(
+        (offset - expected).abs() <= 2_000,
+        "gap at {offset} ms, camera unplugged {expected} ms into the lesson"
+    );
+    let recordings = server
+        .get_json(&format!("/api/recordings?classroom_id={classroom}"))
+        .await;
+    assert_eq!(recordings.as_array().unwrap().len(), 1, "{recordings}");
+    let sessions = server
+        .get_json(&format!("/api/sessions?classroom_id={classroom}"))
+        .await;
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    check_hls(&server, recording["hls_url"].as_str().unwrap()).await;
+}
+
+fn media_sequence(playlist: &str) -> u64 {
+    playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no media sequence in {playlist}"))
+}

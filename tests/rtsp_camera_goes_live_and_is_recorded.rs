@@ -1,0 +1,105 @@
+//! An IP camera is pulled over RTSP, with the codecs Chinese classroom
+//! cameras send: H.264 with G.711 (A-law) behind a password, and H.265 with
+//! AAC. The classroom goes live, every HLS rendition parses and decodes,
+//! and when the camera is unplugged the lesson ends and the recording is as
+//! long as the video the camera sent (±0.5 s).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::rtsp_camera::{CameraCodecs, RtspCamera};
+use common::{ServerOptions, TestServer, check_hls, ffprobe_duration};
+use serde_json::json;
+
+const LESSON: Duration = Duration::from_secs(10);
+
+async fn camera_lesson(codecs: CameraCodecs, credentials: Option<(&str, &str)>) {
+    let camera = RtspCamera::start(codecs, credentials);
+    let server = TestServer::start(ServerOptions {
+        grace_seconds: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let mut source = json!({"kind": "rtsp", "url": camera.url()});
+    if let Some((username, password)) = credentials {
+        source["username"] = json!(username);
+        source["password"] = json!(password);
+    }
+    let (classroom, _) = server
+        .classroom_with_source(&format!("录播教室 {codecs:?}"), source)
+        .await;
+
+    let live = server
+        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
+            c["live"]["state"] == "live"
+        })
+        .await;
+    let went_live = Instant::now();
+    let recording_id = live["live"]["recording_id"]
+        .as_str()
+        .expect("recording on by default")
+        .to_string();
+    server
+        .wait_for_classroom(&classroom, Duration::from_secs(10), "segments", |c| {
+            c["live"]["renditions"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        })
+        .await;
+    let variants = check_hls(&server, &format!("/live/{classroom}/index.m3u8")).await;
+    let master = server
+        .get(&format!("/live/{classroom}/index.m3u8"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    match codecs {
+        // Browsers play H.264: the camera's own stream is the top rendition.
+        CameraCodecs::H264Alaw => assert!(
+            variants.iter().any(|v| v.contains("/source/")),
+            "H.264 passes through: {master}"
+        ),
+        // Browsers mostly don't play H.265: every rendition is transcoded.
+        CameraCodecs::H265Aac => {
+            assert!(!master.contains("hvc1") && !master.contains("hev1"), "{master}");
+            assert!(
+                !variants.iter().any(|v| v.contains("/source/")),
+                "H.265 is transcoded: {master}"
+            );
+        }
+    }
+    // Audio reaches viewers as AAC whatever the camera sends.
+    assert!(master.contains("mp4a.40.2"), "{master}");
+
+    tokio::time::sleep(LESSON.saturating_sub(went_live.elapsed())).await;
+    camera.unplug();
+    let sent = camera.seconds_sent();
+    let recording = server
+        .wait_for_recording(&recording_id, Duration::from_secs(20), |r| {
+            r["status"] == "complete"
+        })
+        .await;
+    let duration = recording["duration_ms"].as_i64().unwrap() as f64 / 1000.0;
+    assert!(
+        (duration - sent).abs() <= 0.5,
+        "catalogued duration {duration} s for {sent} s the camera sent"
+    );
+    let variants = check_hls(&server, recording["hls_url"].as_str().unwrap()).await;
+    let played = ffprobe_duration(&server.url(&variants[0]));
+    assert!(
+        (played - sent).abs() <= 0.5,
+        "VOD plays {played} s for {sent} s the camera sent"
+    );
+    assert_eq!(recording["gaps"], json!([]), "{recording}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h264_camera_with_g711_audio_and_a_password() {
+    camera_lesson(CameraCodecs::H264Alaw, Some(("admin", "Jiaowu#2026"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_camera_with_aac_audio() {
+    camera_lesson(CameraCodecs::H265Aac, None).await;
+}
