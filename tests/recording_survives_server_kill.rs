@@ -54,7 +54,10 @@ async fn sigkill_mid_lesson_loses_at_most_two_seconds() {
         "recording plays {played:.2} s of a {lesson:.2} s lesson"
     );
     let catalogued = recording["duration_ms"].as_i64().unwrap() as f64 / 1000.0;
-    assert!((catalogued - played).abs() <= 0.5, "{catalogued} vs {played}");
+    assert!(
+        (catalogued - played).abs() <= 0.5,
+        "{catalogued} vs {played}"
+    );
     let playlist = server.get(&variants[0]).await.text().await.unwrap();
     assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
 

@@ -62,7 +62,10 @@ async fn camera_lesson(codecs: CameraCodecs, credentials: Option<(&str, &str)>) 
         ),
         // Browsers mostly don't play H.265: every rendition is transcoded.
         CameraCodecs::H265Aac => {
-            assert!(!master.contains("hvc1") && !master.contains("hev1"), "{master}");
+            assert!(
+                !master.contains("hvc1") && !master.contains("hev1"),
+                "{master}"
+            );
             assert!(
                 !variants.iter().any(|v| v.contains("/source/")),
                 "H.265 is transcoded: {master}"
