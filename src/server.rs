@@ -109,7 +109,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         http = %config.http.addr, rtmp = %config.ingest.rtmp_addr, srt = %config.ingest.srt_addr,
         "classcast is serving on http://{}", config.http.addr
     );
-    axum::serve(http_listener, http::router(state))
+    // Peer addresses identify live viewers (and, later, rate-limit sign-ins).
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(http_listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     info!("finishing live lessons and recordings");

@@ -65,6 +65,33 @@ async fn lesson_over(protocol: &str) {
         "camera H.264 passes through: {variants:?}"
     );
 
+    // Two players watching: the classroom and /metrics count them.
+    for player in ["hls.js 1.7 (教室大屏)", "AppleCoreMedia/1.0 (iPad)"] {
+        let response = server
+            .client
+            .get(server.url(&variants[0]))
+            .header("user-agent", player)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    server
+        .wait_for_classroom(&classroom, Duration::from_secs(5), "viewers", |c| {
+            c["live"]["viewers"].as_u64().is_some_and(|n| n >= 2)
+        })
+        .await;
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("classcast_viewers{")
+            && l.contains(&classroom)
+            && l.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+                .is_some_and(|n| n >= 2.0)),
+        "{metrics}"
+    );
+
     let status = publisher.wait().unwrap();
     assert!(status.success(), "ffmpeg failed: {:?}", publisher.stderr);
     let ended = Instant::now();

@@ -3,6 +3,7 @@
 //! read without talking to the classroom task.
 
 pub mod playlist;
+pub mod viewers;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,14 +5,19 @@
 //! so no request can name a path outside the media root.
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::live::classroom::ClassroomCmd;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/iso.segment";
@@ -110,6 +115,8 @@ async fn live_thumbnail(State(state): State<AppState>, Path(classroom): Path<Str
 async fn live_file(
     State(state): State<AppState>,
     Path((classroom, rendition, file)): Path<(String, String, String)>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
 ) -> Response {
     let (Some(output), Some(file)) = (live_output(&state, &classroom), parse_file(&file)) else {
         return not_found();
@@ -118,13 +125,34 @@ async fn live_file(
         return not_found();
     };
     match file {
-        MediaFile::Playlist => body(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, view.playlist.clone()),
+        MediaFile::Playlist => {
+            let address = connection.map(|Extension(ConnectInfo(a))| a.ip());
+            note_viewer(&state, &classroom, address, &headers);
+            body(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, view.playlist.clone())
+        }
         MediaFile::Init(n) => serve_bytes(INIT_TYPE, view.inits.get(&n)),
         MediaFile::Segment(n) => {
             metrics::counter!("classcast_segment_requests_total").increment(1);
             serve_bytes(SEGMENT_TYPE, view.segments.get(&n))
         }
     }
+}
+
+/// Players re-fetch the media playlist every segment: each fetch tells the
+/// classroom its viewer is still there. A viewer is an address and a
+/// player (User-Agent); best effort, so a busy classroom may miss one.
+fn note_viewer(state: &AppState, classroom: &str, address: Option<IpAddr>, headers: &HeaderMap) {
+    let Some(room) = Uuid::parse_str(classroom)
+        .ok()
+        .and_then(|id| state.live.room(id))
+    else {
+        return;
+    };
+    let mut hasher = std::hash::DefaultHasher::new();
+    address.hash(&mut hasher);
+    headers.get(header::USER_AGENT).hash(&mut hasher);
+    let viewer = hasher.finish();
+    let _ = room.tx.try_send(ClassroomCmd::ViewerSeen { viewer });
 }
 
 fn serve_bytes(content_type: &'static str, data: Option<&Bytes>) -> Response {

@@ -27,6 +27,7 @@ use crate::catalog::classrooms::Classroom;
 use crate::catalog::recordings::RecordingStatus;
 use crate::catalog::sources::{Source, SourceKind};
 use crate::hls::playlist::{SegmentEntry, Variant, render_master};
+use crate::hls::viewers::{DEFAULT_VIEWER_TIMEOUT, Viewers};
 use crate::hls::{LiveOutput, LiveTrack, SharedOutput};
 use crate::ingest::pipeline::{IngestPipeline, IngestSpec};
 use crate::media::{Frame, MediaEvent, MediaMsg};
@@ -72,6 +73,8 @@ pub struct ClassroomStatus {
     pub problem: Option<String>,
     pub ingest_kbps: u64,
     pub fps: f64,
+    /// Live viewers: clients that fetched a playlist in the last few seconds.
+    pub viewers: usize,
     #[schema(value_type = Vec<Object>)]
     pub renditions: Vec<Variant>,
 }
@@ -87,6 +90,7 @@ impl Default for ClassroomStatus {
             problem: None,
             ingest_kbps: 0,
             fps: 0.0,
+            viewers: 0,
             renditions: Vec::new(),
         }
     }
@@ -118,6 +122,10 @@ pub enum ClassroomCmd {
     },
     Shutdown {
         done: oneshot::Sender<()>,
+    },
+    /// A viewer fetched a live media playlist (opaque key, see `hls::viewers`).
+    ViewerSeen {
+        viewer: u64,
     },
 }
 
@@ -191,6 +199,7 @@ pub struct ClassroomTask {
     last_plan: Option<Vec<RenditionPlan>>,
     problem: Option<String>,
     stats: Stats,
+    viewers: Viewers,
 }
 
 pub fn spawn(ctx: LiveContext, classroom: Classroom, sources: Vec<Source>) -> ClassroomHandle {
@@ -219,6 +228,7 @@ pub fn spawn(ctx: LiveContext, classroom: Classroom, sources: Vec<Source>) -> Cl
         last_format: None,
         last_plan: None,
         problem: None,
+        viewers: Viewers::new(DEFAULT_VIEWER_TIMEOUT),
         stats: Stats {
             since: Instant::now(),
             bytes: 0,
@@ -291,6 +301,7 @@ impl ClassroomTask {
                         .await;
                 }
             }
+            ClassroomCmd::ViewerSeen { viewer } => self.viewers.seen(viewer, Instant::now()),
             ClassroomCmd::Shutdown { .. } => unreachable!("handled in run"),
         }
     }
@@ -761,6 +772,8 @@ impl ClassroomTask {
             let labels = [("classroom", self.classroom.id.to_string())];
             metrics::gauge!("classcast_ingest_bitrate_bps", &labels).set(kbps as f64 * 1000.0);
             metrics::gauge!("classcast_ingest_fps", &labels).set(fps);
+            let viewers = self.viewers.count(now);
+            metrics::gauge!("classcast_viewers", &labels).set(viewers as f64);
             self.stats = Stats {
                 since: now,
                 bytes: 0,
@@ -769,6 +782,7 @@ impl ClassroomTask {
             self.status_tx.send_modify(|s| {
                 s.ingest_kbps = kbps;
                 s.fps = (fps * 10.0).round() / 10.0;
+                s.viewers = viewers;
             });
         }
     }

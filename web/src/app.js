@@ -81,7 +81,7 @@ function liveFor(live) {
 
 function liveStats(live) {
   if (!live || live.state !== 'live' || !live.ingest_kbps) return '';
-  return t('live.stats', { kbps: live.ingest_kbps, fps: Math.round(live.fps || 0) });
+  return t('live.stats', { kbps: live.ingest_kbps, fps: Math.round(live.fps || 0), viewers: live.viewers || 0 });
 }
 
 function setTitle(...parts) {
