@@ -24,6 +24,8 @@ pub enum AudioAction {
 pub struct AudioGaps {
     /// End of the audio already pushed.
     covered_until: u64,
+    /// Whether the feed has sent any audio of its own.
+    heard: bool,
 }
 
 impl AudioGaps {
@@ -33,6 +35,7 @@ impl AudioGaps {
 
     /// A real audio buffer arrived at `pts` lasting `duration`.
     pub fn on_audio(&mut self, pts: u64, duration: u64) -> Vec<AudioAction> {
+        self.heard = true;
         let mut actions = Vec::new();
         if pts + TOLERANCE_NS < self.covered_until {
             return vec![AudioAction::Drop];
@@ -57,6 +60,19 @@ impl AudioGaps {
 
     /// A video frame at `dts` arrived; fill silence if audio fell too far behind.
     pub fn on_video(&mut self, dts: u64) -> Option<AudioAction> {
+        // A feed that sent no audio in its first second has no microphone:
+        // silence then follows the video frame by frame, so the muxers never
+        // hold a fragment back waiting for audio that will not come.
+        if !self.heard && dts >= MAX_AUDIO_LAG_NS {
+            return (dts > self.covered_until).then(|| {
+                let action = AudioAction::Silence {
+                    start: self.covered_until,
+                    duration: dts - self.covered_until,
+                };
+                self.covered_until = dts;
+                action
+            });
+        }
         if dts > self.covered_until + MAX_AUDIO_LAG_NS {
             let target = dts - MAX_AUDIO_LAG_NS / 2;
             let action = AudioAction::Silence {
@@ -98,14 +114,36 @@ mod tests {
             gaps.on_video(1100 * MS),
             Some(AudioAction::Silence {
                 start: 0,
-                duration: 600 * MS
+                duration: 1100 * MS
+            })
+        );
+        // From then on, frame by frame: nothing waits for audio.
+        assert_eq!(
+            gaps.on_video(1140 * MS),
+            Some(AudioAction::Silence {
+                start: 1100 * MS,
+                duration: 40 * MS
             })
         );
         assert_eq!(
             gaps.finish(2000 * MS),
             Some(AudioAction::Silence {
-                start: 600 * MS,
-                duration: 1400 * MS
+                start: 1140 * MS,
+                duration: 860 * MS
+            })
+        );
+    }
+
+    #[test]
+    fn a_camera_whose_audio_stalls_gets_silence_a_second_behind() {
+        let mut gaps = AudioGaps::new();
+        gaps.on_audio(0, 20 * MS);
+        assert_eq!(gaps.on_video(1000 * MS), None);
+        assert_eq!(
+            gaps.on_video(1100 * MS),
+            Some(AudioAction::Silence {
+                start: 20 * MS,
+                duration: 580 * MS
             })
         );
     }

@@ -7,7 +7,12 @@ import { h } from './dom.js';
 import { formatMbps } from './format.js';
 import { t } from './i18n.js';
 
-const LIVE_CONFIG = { liveSyncDurationCount: 2, lowLatencyMode: false };
+// Live: play 3 s behind the newest segment's end (1.5 segments), and drift
+// back to that at up to 1.1x after a stall, rather than stay late for the
+// rest of the lesson. A 2 s segment then lands with 1-3 s of buffer left:
+// glass-to-glass about 5 s (docs/benchmarks.md), with room for a slow
+// partner-school link. WebRTC is the path for interactive latency.
+const LIVE_CONFIG = { liveSyncDuration: 3, liveMaxLatencyDuration: 12, maxLiveSyncPlaybackRate: 1.1, lowLatencyMode: false };
 // Recordings start at the beginning, also while still being recorded (the
 // playlist has no ENDLIST yet and would otherwise start at its live edge).
 const VOD_CONFIG = { lowLatencyMode: false, startPosition: 0 };
