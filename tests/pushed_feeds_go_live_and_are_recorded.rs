@@ -100,11 +100,14 @@ async fn lesson_over(protocol: &str) {
             r["status"] == "complete"
         })
         .await;
-    // Signal timeout (3 s) + grace (1 s) + finishing: the lesson ends promptly.
+    // The publisher's hang-up ends the camera at once; after the grace
+    // period (1 s) the lesson ends, and its recording must be catalogued
+    // and playable within 5 s of that.
+    let finished = ended.elapsed();
+    eprintln!("{protocol}: recording complete {finished:?} after the encoder stopped");
     assert!(
-        ended.elapsed() < Duration::from_secs(10),
-        "recording took {:?} to complete",
-        ended.elapsed()
+        finished < Duration::from_secs(1 + 5),
+        "recording took {finished:?} to complete"
     );
     let duration = recording["duration_ms"].as_i64().unwrap() as f64 / 1000.0;
     assert!(
