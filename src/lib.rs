@@ -4,6 +4,7 @@
 //! supervised per classroom by `live`; the `catalog` keeps it all in
 //! PostgreSQL; `http` serves the API, the media and the browser UI.
 
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod demo;

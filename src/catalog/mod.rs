@@ -9,6 +9,7 @@ pub mod recordings;
 pub mod schools;
 pub mod sessions;
 pub mod sources;
+pub mod users;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,56 @@
+//! Accounts and access control: who is asking (`Principal`, from a session
+//! cookie or an API token), what they may do (`policy`, pure), passwords
+//! (`password`) and the signed playback tokens that open media to players
+//! (`playback`). HTTP wiring lives in `http::auth`; rows in `catalog::users`.
+
+pub mod password;
+pub mod playback;
+pub mod policy;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "role_kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    SystemAdmin,
+    SchoolAdmin,
+    ResourceStaff,
+    Reviewer,
+    Teacher,
+    ClassroomDevice,
+    Viewer,
+}
+
+/// The three review levels a micro-lesson passes: 教研组 → 学校 → 资源中心.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "review_level", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewLevel {
+    TeachingGroup,
+    School,
+    ResourceCenter,
+}
+
+/// Someone signed in, with what they are.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub username: String,
+    pub school_id: Option<Uuid>,
+    #[schema(value_type = Vec<Object>)]
+    pub roles: Vec<(Role, Option<ReviewLevel>)>,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.iter().any(|(r, _)| *r == role)
+    }
+
+    /// True when every role held is `role` (and there is at least one).
+    pub fn roles_are_only(&self, role: Role) -> bool {
+        !self.roles.is_empty() && self.roles.iter().all(|(r, _)| *r == role)
+    }
+}

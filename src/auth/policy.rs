@@ -1,0 +1,228 @@
+//! Who may do what: pure decisions from a principal and the facts about the
+//! thing asked for. Handlers load the facts, call one function here, and
+//! answer 403 when it says no. Keeping every rule in one file is what lets
+//! the authorization-matrix test and a reader check them.
+
+use uuid::Uuid;
+
+use super::{Principal, Role};
+
+/// What decides who sees a classroom's live lesson.
+#[derive(Debug, Clone, Default)]
+pub struct ClassroomFacts {
+    pub school_id: Uuid,
+    /// Partner schools invited to its lessons (专递课堂).
+    pub audiences: Vec<Uuid>,
+}
+
+/// What decides who sees a recording.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFacts {
+    pub school_id: Uuid,
+    pub teacher_id: Option<Uuid>,
+    pub shared_with_users: Vec<Uuid>,
+    pub shared_with_schools: Vec<Uuid>,
+}
+
+impl Principal {
+    fn is_system_admin(&self) -> bool {
+        self.has(Role::SystemAdmin)
+    }
+
+    fn in_school(&self, school: Uuid) -> bool {
+        self.school_id == Some(school)
+    }
+
+    /// Administers this school: its classrooms, users and stream keys.
+    pub fn administers(&self, school: Uuid) -> bool {
+        self.is_system_admin() || (self.has(Role::SchoolAdmin) && self.in_school(school))
+    }
+}
+
+/// A live lesson: its own school (a classroom device only where invited),
+/// the partner schools invited to it, and system admins.
+pub fn can_watch_live(who: &Principal, classroom: &ClassroomFacts) -> bool {
+    if who.is_system_admin() {
+        return true;
+    }
+    let invited = who
+        .school_id
+        .is_some_and(|s| classroom.audiences.contains(&s));
+    if who.roles_are_only(Role::ClassroomDevice) {
+        return invited;
+    }
+    who.in_school(classroom.school_id) || invited
+}
+
+/// Classroom settings, sources and stream keys.
+pub fn can_manage_classroom(who: &Principal, classroom: &ClassroomFacts) -> bool {
+    who.administers(classroom.school_id)
+}
+
+/// Creating a classroom in a school.
+pub fn can_create_classroom(who: &Principal, school: Uuid) -> bool {
+    who.administers(school)
+}
+
+/// A recording: its teacher, the school's reviewers and admins, and whoever
+/// it was shared with (a person, or everyone at a school).
+pub fn can_view_recording(who: &Principal, recording: &RecordingFacts) -> bool {
+    if who.administers(recording.school_id) {
+        return true;
+    }
+    if recording.teacher_id == Some(who.user_id) {
+        return true;
+    }
+    if who.has(Role::Reviewer) && who.in_school(recording.school_id) {
+        return true;
+    }
+    recording.shared_with_users.contains(&who.user_id)
+        || who
+            .school_id
+            .is_some_and(|s| recording.shared_with_schools.contains(&s))
+}
+
+/// Sharing or deleting a recording: its teacher and the school's admins.
+pub fn can_manage_recording(who: &Principal, recording: &RecordingFacts) -> bool {
+    who.administers(recording.school_id) || recording.teacher_id == Some(who.user_id)
+}
+
+/// Creating schools and campuses is the group's business.
+pub fn can_manage_schools(who: &Principal) -> bool {
+    who.is_system_admin()
+}
+
+/// Managing a user of `school` (None: a group-wide account) and granting
+/// `roles`. School admins manage their own school's users and cannot make
+/// anyone a system admin.
+pub fn can_manage_user(who: &Principal, school: Option<Uuid>, roles: &[Role]) -> bool {
+    if who.is_system_admin() {
+        return true;
+    }
+    match school {
+        Some(school) => who.administers(school) && !roles.contains(&Role::SystemAdmin),
+        None => false,
+    }
+}
+
+/// Reading the audit log: administrators.
+pub fn can_read_audit(who: &Principal) -> bool {
+    who.is_system_admin() || who.has(Role::SchoolAdmin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(school: Option<Uuid>, roles: &[Role]) -> Principal {
+        Principal {
+            user_id: Uuid::new_v4(),
+            username: "someone".into(),
+            school_id: school,
+            roles: roles.iter().map(|r| (*r, None)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_live_lesson_reaches_its_school_and_invited_partners_only() {
+        let (main, partner, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let room = ClassroomFacts {
+            school_id: main,
+            audiences: vec![partner],
+        };
+        assert!(can_watch_live(&person(Some(main), &[Role::Viewer]), &room));
+        assert!(can_watch_live(
+            &person(Some(partner), &[Role::Viewer]),
+            &room
+        ));
+        assert!(!can_watch_live(
+            &person(Some(other), &[Role::Viewer]),
+            &room
+        ));
+        assert!(!can_watch_live(
+            &person(Some(other), &[Role::SchoolAdmin]),
+            &room
+        ));
+        assert!(can_watch_live(&person(None, &[Role::SystemAdmin]), &room));
+        // A partner classroom's screen sees what it is invited to, and a
+        // device of the teaching school is no viewer of everything there.
+        assert!(can_watch_live(
+            &person(Some(partner), &[Role::ClassroomDevice]),
+            &room
+        ));
+        assert!(!can_watch_live(
+            &person(Some(main), &[Role::ClassroomDevice]),
+            &room
+        ));
+    }
+
+    #[test]
+    fn only_the_schools_admins_manage_its_classrooms() {
+        let (main, partner) = (Uuid::new_v4(), Uuid::new_v4());
+        let room = ClassroomFacts {
+            school_id: main,
+            audiences: vec![partner],
+        };
+        assert!(can_manage_classroom(
+            &person(Some(main), &[Role::SchoolAdmin]),
+            &room
+        ));
+        assert!(!can_manage_classroom(
+            &person(Some(main), &[Role::Teacher]),
+            &room
+        ));
+        assert!(!can_manage_classroom(
+            &person(Some(partner), &[Role::SchoolAdmin]),
+            &room
+        ));
+        assert!(can_manage_classroom(
+            &person(None, &[Role::SystemAdmin]),
+            &room
+        ));
+    }
+
+    #[test]
+    fn a_recording_reaches_its_teacher_reviewers_admins_and_shares() {
+        let (main, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let teacher = person(Some(main), &[Role::Teacher]);
+        let colleague = person(Some(main), &[Role::Teacher]);
+        let guest = person(Some(other), &[Role::Teacher]);
+        let mut recording = RecordingFacts {
+            school_id: main,
+            teacher_id: Some(teacher.user_id),
+            ..Default::default()
+        };
+        assert!(can_view_recording(&teacher, &recording));
+        assert!(can_manage_recording(&teacher, &recording));
+        assert!(!can_view_recording(&colleague, &recording));
+        assert!(can_view_recording(
+            &person(Some(main), &[Role::Reviewer]),
+            &recording
+        ));
+        assert!(can_view_recording(
+            &person(Some(main), &[Role::SchoolAdmin]),
+            &recording
+        ));
+        assert!(!can_view_recording(&guest, &recording));
+        recording.shared_with_users.push(guest.user_id);
+        assert!(can_view_recording(&guest, &recording));
+        assert!(!can_manage_recording(&guest, &recording));
+        recording.shared_with_schools.push(main);
+        assert!(can_view_recording(&colleague, &recording));
+    }
+
+    #[test]
+    fn school_admins_cannot_mint_system_admins_or_touch_other_schools() {
+        let (main, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let admin = person(Some(main), &[Role::SchoolAdmin]);
+        assert!(can_manage_user(&admin, Some(main), &[Role::Teacher]));
+        assert!(!can_manage_user(&admin, Some(main), &[Role::SystemAdmin]));
+        assert!(!can_manage_user(&admin, Some(other), &[Role::Teacher]));
+        assert!(!can_manage_user(&admin, None, &[Role::Viewer]));
+        assert!(can_manage_user(
+            &person(None, &[Role::SystemAdmin]),
+            None,
+            &[Role::SystemAdmin]
+        ));
+    }
+}
