@@ -25,6 +25,10 @@ pub const DEFAULT_RECONNECT_MAX_SECONDS: u64 = 10;
 pub const DEFAULT_SIGNAL_TIMEOUT_SECONDS: u64 = 3;
 pub const DEFAULT_DEMO_RECORDING_WINDOW_SECONDS: u64 = 600;
 pub const DEFAULT_X264_PRESET: &str = "veryfast";
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+pub const DEFAULT_MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const DEFAULT_MAX_FAILURES_PER_ADDRESS: i64 = 30;
+pub const DEFAULT_FAILURE_WINDOW_MINUTES: i64 = 15;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -35,6 +39,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub media: MediaConfig,
     pub demo: DemoConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +140,34 @@ impl Default for LiveConfig {
             playlist_segments: DEFAULT_LIVE_PLAYLIST_SEGMENTS,
             grace_seconds: DEFAULT_GRACE_SECONDS,
             x264_preset: DEFAULT_X264_PRESET.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Require sign-in for the API and media. Off only on a closed test bench.
+    pub enabled: bool,
+    /// Mark the session cookie `Secure`: on whenever the site is served over HTTPS.
+    pub secure_cookies: bool,
+    /// A browser session lasts this long from sign-in.
+    pub session_hours: u64,
+    /// Failed sign-ins allowed per account, and per client address, within the window.
+    pub max_failures_per_account: i64,
+    pub max_failures_per_address: i64,
+    pub failure_window_minutes: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            secure_cookies: false,
+            session_hours: DEFAULT_SESSION_HOURS,
+            max_failures_per_account: DEFAULT_MAX_FAILURES_PER_ACCOUNT,
+            max_failures_per_address: DEFAULT_MAX_FAILURES_PER_ADDRESS,
+            failure_window_minutes: DEFAULT_FAILURE_WINDOW_MINUTES,
         }
     }
 }

@@ -29,6 +29,25 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Administer accounts from the server's shell.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a system administrator. The password is read from standard
+    /// input, so it never shows in the process list or shell history.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +66,54 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config } => {
             let config = classcast::config::Config::load(config.as_deref())?;
             classcast::server::serve(config).await
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    password_stdin,
+                    config,
+                },
+        } => {
+            anyhow::ensure!(
+                password_stdin,
+                "pass the password on standard input with --password-stdin"
+            );
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let config = classcast::config::Config::load(config.as_deref())?;
+            let db = classcast::server::connect(&config).await?;
+            sqlx::migrate!("./migrations").run(&db).await?;
+            let user = classcast::catalog::users::NewUser {
+                school_id: None,
+                username,
+                display_name: String::new(),
+                password: Some(password.clone()),
+                roles: vec![classcast::catalog::users::RoleGrant {
+                    role: classcast::auth::Role::SystemAdmin,
+                    review_level: None,
+                }],
+            };
+            classcast::catalog::users::validate_new(&user).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = classcast::auth::password::hash(&password);
+            let created = classcast::catalog::users::create(&db, &user, Some(hash))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", user.username))?;
+            classcast::catalog::users::audit(
+                &db,
+                classcast::catalog::users::NewAuditEntry {
+                    actor: None,
+                    address: None,
+                    action: "user_created",
+                    target: Some(("user", created.id.to_string())),
+                    detail: serde_json::json!({"username": created.username, "via": "cli"}),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("system admin {} created ({})", created.username, created.id);
+            Ok(())
         }
         Command::Migrate { config } => {
             let config = classcast::config::Config::load(config.as_deref())?;

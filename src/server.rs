@@ -99,12 +99,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         live.clone(),
     ));
 
+    let playback = crate::auth::playback::PlaybackKey::new(
+        crate::catalog::users::shared_secret(&db, "playback_key").await?,
+    );
     let state = AppState {
         db,
         config: config.clone(),
         live: live.clone(),
         metrics,
+        playback,
     };
+    if !config.auth.enabled {
+        tracing::warn!(
+            "auth.enabled is false: every classroom and recording is open to anyone who can reach this server"
+        );
+    } else if let Some(code) = http::auth::setup_code(&state).await? {
+        // No default password ever exists: the first admin is made with
+        // this code (or `classcast admin create`), and then it stops working.
+        info!(
+            "no users yet: create the first admin at http://{}/#/setup?code={code}",
+            config.http.addr
+        );
+    }
     info!(
         http = %config.http.addr, rtmp = %config.ingest.rtmp_addr, srt = %config.ingest.srt_addr,
         "classcast is serving on http://{}", config.http.addr

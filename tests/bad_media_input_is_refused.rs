@@ -81,6 +81,7 @@ async fn bad_media_input_is_refused_and_harms_nobody() {
     let mut server = TestServer::start(ServerOptions {
         demo: true,
         grace_seconds: Some(1),
+        ..Default::default()
     })
     .await;
     server

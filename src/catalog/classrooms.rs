@@ -218,6 +218,60 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// What access decisions about a classroom need.
+pub async fn facts(
+    db: &PgPool,
+    id: Uuid,
+) -> Result<crate::auth::policy::ClassroomFacts, CatalogError> {
+    let school_id: Uuid = sqlx::query_scalar("SELECT school_id FROM classrooms WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+    let audiences =
+        sqlx::query_scalar("SELECT school_id FROM classroom_audiences WHERE classroom_id = $1")
+            .bind(id)
+            .fetch_all(db)
+            .await?;
+    Ok(crate::auth::policy::ClassroomFacts {
+        school_id,
+        audiences,
+    })
+}
+
+/// Every classroom's audiences, for filtering lists in one query.
+pub async fn all_audiences(
+    db: &PgPool,
+) -> Result<std::collections::HashMap<Uuid, Vec<Uuid>>, CatalogError> {
+    let rows: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT classroom_id, school_id FROM classroom_audiences")
+            .fetch_all(db)
+            .await?;
+    let mut map: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+    for (classroom, school) in rows {
+        map.entry(classroom).or_default().push(school);
+    }
+    Ok(map)
+}
+
+/// Replaces the partner schools invited to a classroom's lessons.
+pub async fn set_audiences(db: &PgPool, id: Uuid, schools: &[Uuid]) -> Result<(), CatalogError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM classroom_audiences WHERE classroom_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO classroom_audiences (classroom_id, school_id)
+         SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(schools)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,3 +195,28 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
     }
     Ok(())
 }
+
+/// What access decisions about a recording need.
+pub async fn facts(
+    db: &PgPool,
+    id: Uuid,
+) -> Result<crate::auth::policy::RecordingFacts, CatalogError> {
+    let (school_id, teacher_id): (Uuid, Option<Uuid>) = sqlx::query_as(
+        "SELECT c.school_id, r.teacher_id FROM recordings r
+         JOIN classrooms c ON c.id = r.classroom_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await?;
+    let shares: Vec<(Option<Uuid>, Option<Uuid>)> =
+        sqlx::query_as("SELECT user_id, school_id FROM recording_shares WHERE recording_id = $1")
+            .bind(id)
+            .fetch_all(db)
+            .await?;
+    Ok(crate::auth::policy::RecordingFacts {
+        school_id,
+        teacher_id,
+        shared_with_users: shares.iter().filter_map(|s| s.0).collect(),
+        shared_with_schools: shares.iter().filter_map(|s| s.1).collect(),
+    })
+}

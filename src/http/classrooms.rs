@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, Json, Path};
+use crate::auth::policy;
 use crate::catalog::classrooms::{self, Classroom, ClassroomUpdate, NewClassroom};
 use crate::catalog::schools::{self, NewSchool, School};
 use crate::catalog::sources::{self, NewSource, SourceUpdate, SourceView};
@@ -28,6 +30,11 @@ pub fn router() -> Router<AppState> {
             get(get_classroom)
                 .patch(update_classroom)
                 .delete(delete_classroom),
+        )
+        .route("/api/classrooms/{id}/playback", get(live_playback))
+        .route(
+            "/api/classrooms/{id}/audiences",
+            get(get_audiences).put(set_audiences),
         )
         .route(
             "/api/classrooms/{id}/sources",
@@ -70,7 +77,10 @@ fn view(state: &AppState, classroom: Classroom) -> ClassroomView {
 }
 
 #[utoipa::path(get, path = "/api/schools", responses((status = 200, body = Vec<School>)))]
-async fn list_schools(State(state): State<AppState>) -> Result<Json<Vec<School>>, ApiError> {
+async fn list_schools(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<School>>, ApiError> {
     Ok(Json(schools::list(&state.db).await?))
 }
 
@@ -78,8 +88,10 @@ async fn list_schools(State(state): State<AppState>) -> Result<Json<Vec<School>>
     responses((status = 201, body = School), (status = 422)))]
 async fn create_school(
     State(state): State<AppState>,
+    caller: Caller,
     Json(new): Json<NewSchool>,
 ) -> Result<(StatusCode, Json<School>), ApiError> {
+    caller.require(policy::can_manage_schools(&caller.principal))?;
     Ok((
         StatusCode::CREATED,
         Json(schools::create(&state.db, new).await?),
@@ -89,17 +101,38 @@ async fn create_school(
 #[utoipa::path(get, path = "/api/classrooms", responses((status = 200, body = Vec<ClassroomView>)))]
 async fn list_classrooms(
     State(state): State<AppState>,
+    caller: Caller,
 ) -> Result<Json<Vec<ClassroomView>>, ApiError> {
     let list = classrooms::list(&state.db).await?;
-    Ok(Json(list.into_iter().map(|c| view(&state, c)).collect()))
+    let mut audiences = classrooms::all_audiences(&state.db).await?;
+    Ok(Json(
+        list.into_iter()
+            .filter(|c| {
+                let facts = policy::ClassroomFacts {
+                    school_id: c.school_id,
+                    audiences: audiences.remove(&c.id).unwrap_or_default(),
+                };
+                policy::can_watch_live(&caller.principal, &facts)
+                    || policy::can_manage_classroom(&caller.principal, &facts)
+            })
+            .map(|c| view(&state, c))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/classrooms", request_body = NewClassroom,
     responses((status = 201, body = ClassroomView), (status = 400), (status = 422)))]
 async fn create_classroom(
     State(state): State<AppState>,
-    Json(new): Json<NewClassroom>,
+    caller: Caller,
+    Json(mut new): Json<NewClassroom>,
 ) -> Result<(StatusCode, Json<ClassroomView>), ApiError> {
+    let school = match new.school_id {
+        Some(school) => school,
+        None => schools::default_school(&state.db).await?,
+    };
+    caller.require(policy::can_create_classroom(&caller.principal, school))?;
+    new.school_id = Some(school);
     let classroom = classrooms::create(&state.db, new).await?;
     state.live.sync(classroom.id).await;
     Ok((StatusCode::CREATED, Json(view(&state, classroom))))
@@ -109,8 +142,10 @@ async fn create_classroom(
     responses((status = 200, body = ClassroomView), (status = 404)))]
 async fn get_classroom(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ClassroomView>, ApiError> {
+    may_see(&state, &caller, id).await?;
     let classroom = classrooms::get(&state.db, id).await?;
     Ok(Json(view(&state, classroom)))
 }
@@ -120,9 +155,11 @@ async fn get_classroom(
     responses((status = 200, body = ClassroomView), (status = 404), (status = 422)))]
 async fn update_classroom(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
     Json(update): Json<ClassroomUpdate>,
 ) -> Result<Json<ClassroomView>, ApiError> {
+    may_manage(&state, &caller, id).await?;
     let classroom = classrooms::update(&state.db, id, update).await?;
     state.live.sync(id).await;
     Ok(Json(view(&state, classroom)))
@@ -132,9 +169,20 @@ async fn update_classroom(
     responses((status = 204), (status = 404)))]
 async fn delete_classroom(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
+    may_manage(&state, &caller, id).await?;
+    let classroom = classrooms::get(&state.db, id).await?;
     classrooms::delete(&state.db, id).await?;
+    caller
+        .audit(
+            &state,
+            "classroom_deleted",
+            Some(("classroom", id.to_string())),
+            serde_json::json!({"name": classroom.name}),
+        )
+        .await;
     state.live.sync(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -143,9 +191,10 @@ async fn delete_classroom(
     responses((status = 200, body = Vec<SourceView>), (status = 404)))]
 async fn list_sources(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<SourceView>>, ApiError> {
-    classrooms::get(&state.db, id).await?;
+    may_manage(&state, &caller, id).await?;
     let list = sources::list_for_classroom(&state.db, id).await?;
     Ok(Json(list.into_iter().map(SourceView::from).collect()))
 }
@@ -155,9 +204,11 @@ async fn list_sources(
     responses((status = 201, body = SourceView), (status = 404), (status = 422)))]
 async fn create_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
     Json(new): Json<NewSource>,
 ) -> Result<(StatusCode, Json<SourceView>), ApiError> {
+    may_manage(&state, &caller, id).await?;
     let source = sources::create(&state.db, id, new).await?;
     state.live.sync(id).await;
     Ok((StatusCode::CREATED, Json(source.into())))
@@ -168,8 +219,10 @@ async fn create_source(
     responses((status = 200, body = SourceView), (status = 404)))]
 async fn get_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<SourceView>, ApiError> {
+    may_manage(&state, &caller, id).await?;
     Ok(Json(sources::get(&state.db, id, source_id).await?.into()))
 }
 
@@ -178,9 +231,11 @@ async fn get_source(
     responses((status = 200, body = SourceView), (status = 404), (status = 422)))]
 async fn update_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
     Json(update): Json<SourceUpdate>,
 ) -> Result<Json<SourceView>, ApiError> {
+    may_manage(&state, &caller, id).await?;
     let source = sources::update(&state.db, id, source_id, update).await?;
     state.live.sync(id).await;
     Ok(Json(source.into()))
@@ -191,9 +246,19 @@ async fn update_source(
     responses((status = 204), (status = 404)))]
 async fn delete_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
+    may_manage(&state, &caller, id).await?;
     sources::delete(&state.db, id, source_id).await?;
+    caller
+        .audit(
+            &state,
+            "source_deleted",
+            Some(("source", source_id.to_string())),
+            serde_json::json!({"classroom": id}),
+        )
+        .await;
     state.live.detach(id, source_id).await;
     state.live.sync(id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -205,10 +270,87 @@ async fn delete_source(
     responses((status = 200, body = SourceView), (status = 404), (status = 422)))]
 async fn rotate_key(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<SourceView>, ApiError> {
+    may_manage(&state, &caller, id).await?;
     let source = sources::rotate_key(&state.db, id, source_id).await?;
+    caller
+        .audit(
+            &state,
+            "stream_key_rotated",
+            Some(("source", source_id.to_string())),
+            serde_json::json!({"classroom": id}),
+        )
+        .await;
     tracing::info!(classroom = %id, source = %source_id, "stream key rotated");
     state.live.detach(id, source_id).await;
     Ok(Json(source.into()))
+}
+
+/// Partner schools invited to this classroom's live lessons (专递课堂).
+#[utoipa::path(get, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Uuid>), (status = 403), (status = 404)))]
+async fn get_audiences(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Uuid>>, ApiError> {
+    may_manage(&state, &caller, id).await?;
+    Ok(Json(classrooms::facts(&state.db, id).await?.audiences))
+}
+
+#[utoipa::path(put, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
+    request_body = Vec<Uuid>,
+    responses((status = 200, body = Vec<Uuid>), (status = 403), (status = 404), (status = 409)))]
+async fn set_audiences(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(schools): Json<Vec<Uuid>>,
+) -> Result<Json<Vec<Uuid>>, ApiError> {
+    may_manage(&state, &caller, id).await?;
+    classrooms::set_audiences(&state.db, id, &schools).await?;
+    caller
+        .audit(
+            &state,
+            "audiences_changed",
+            Some(("classroom", id.to_string())),
+            serde_json::json!({"schools": schools}),
+        )
+        .await;
+    Ok(Json(classrooms::facts(&state.db, id).await?.audiences))
+}
+
+/// A playback URL for players that cannot send the session cookie (a
+/// portal on another site, a native app, VLC).
+#[utoipa::path(get, path = "/api/classrooms/{id}/playback", params(("id" = Uuid, Path)),
+    responses((status = 200, body = super::auth::PlaybackUrl), (status = 403), (status = 404)))]
+async fn live_playback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<super::auth::PlaybackUrl>, ApiError> {
+    may_see(&state, &caller, id).await?;
+    Ok(Json(super::auth::playback_url(
+        &state,
+        &caller,
+        crate::auth::playback::Scope::Live(id),
+    )))
+}
+
+/// Watching or administering: who may see a classroom at all. Unknown ids
+/// are 404 for everyone.
+async fn may_see(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    let facts = classrooms::facts(&state.db, id).await?;
+    caller.require(
+        policy::can_watch_live(&caller.principal, &facts)
+            || policy::can_manage_classroom(&caller.principal, &facts),
+    )
+}
+
+/// Settings, sources and stream keys: the school's administrators.
+async fn may_manage(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    let facts = classrooms::facts(&state.db, id).await?;
+    caller.require(policy::can_manage_classroom(&caller.principal, &facts))
 }

@@ -67,6 +67,20 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// No valid session or token: sign in.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Signed in, but not allowed this.
+    #[error("forbidden")]
+    Forbidden,
+    /// A cookie-authenticated write without the session's CSRF token.
+    #[error("CSRF token missing or wrong")]
+    CsrfFailed,
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// Too many failed sign-ins; try again after this many seconds.
+    #[error("too many attempts")]
+    TooManyAttempts(u64),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -136,6 +150,29 @@ impl IntoResponse for ApiError {
                 BTreeMap::new(),
             ),
             ApiError::Conflict(code) => (StatusCode::CONFLICT, *code, None, BTreeMap::new()),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", None, BTreeMap::new()),
+            ApiError::CsrfFailed => (StatusCode::FORBIDDEN, "csrf_failed", None, BTreeMap::new()),
+            ApiError::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::TooManyAttempts(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                Some(match lang {
+                    Lang::Zh => format!("请 {} 分钟后再试", seconds.div_ceil(60)),
+                    Lang::En => format!("try again in {} min", seconds.div_ceil(60)),
+                }),
+                BTreeMap::new(),
+            ),
             ApiError::Internal(detail) => {
                 // Logged in full here, answered briefly: details of the
                 // database are not for the browser.
@@ -152,11 +189,17 @@ impl IntoResponse for ApiError {
         if let Some(detail) = detail {
             message = format!("{message}: {detail}");
         }
-        (
+        let mut response = (
             status,
             axum::Json(json!({"error": {"code": code, "message": message, "fields": fields}})),
         )
-            .into_response()
+            .into_response();
+        if let ApiError::TooManyAttempts(seconds) = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -3,13 +3,18 @@
 //!
 //! File names are matched against a fixed shape before anything is read,
 //! so no request can name a path outside the media root.
+//!
+//! Every file needs a signed-in caller allowed to watch, or a playback
+//! token for exactly this classroom or recording (`?token=`, checked
+//! without touching the database). Playlists fetched with a token list
+//! their URIs with the same token, so hls.js and native players follow.
 
 use axum::Router;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +22,9 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::auth::Caller;
+use crate::auth::playback::Scope;
+use crate::auth::policy;
 use crate::live::classroom::ClassroomCmd;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
@@ -93,19 +101,125 @@ pub fn valid_rendition(name: &str) -> bool {
             .is_some_and(|h| digits(h) && h.len() <= 4)
 }
 
+#[derive(serde::Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// May this request read `scope`? Answers the refusal when not. A token is
+/// checked first: players carry one and it costs no database query.
+async fn authorize(
+    state: &AppState,
+    scope: Scope,
+    token: Option<&str>,
+    caller: Option<Caller>,
+) -> Result<(), Response> {
+    if !state.config.auth.enabled {
+        return Ok(());
+    }
+    if let Some(token) = token {
+        let now = chrono::Utc::now().timestamp();
+        return match state.playback.verify(scope, token, now) {
+            Ok(_viewer) => Ok(()),
+            Err(e) => Err((StatusCode::FORBIDDEN, e.to_string()).into_response()),
+        };
+    }
+    let Some(caller) = caller else {
+        return Err(StatusCode::UNAUTHORIZED.into_response());
+    };
+    let allowed = match scope {
+        Scope::Live(id) => match crate::catalog::classrooms::facts(&state.db, id).await {
+            Ok(facts) => {
+                policy::can_watch_live(&caller.principal, &facts)
+                    || policy::can_manage_classroom(&caller.principal, &facts)
+            }
+            Err(_) => return Err(not_found()),
+        },
+        Scope::Recording(id) => match crate::catalog::recordings::facts(&state.db, id).await {
+            Ok(facts) => policy::can_view_recording(&caller.principal, &facts),
+            Err(_) => return Err(not_found()),
+        },
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(StatusCode::FORBIDDEN.into_response())
+    }
+}
+
+/// A playlist whose every URI carries `token`, so the player's next
+/// requests are authorised the same way.
+pub fn with_token(playlist: &str, token: Option<&str>) -> String {
+    let Some(token) = token else {
+        return playlist.to_string();
+    };
+    let mut out = String::with_capacity(playlist.len() + 64 * 8);
+    for line in playlist.lines() {
+        if line.is_empty() {
+        } else if !line.starts_with('#') {
+            out.push_str(line);
+            out.push_str("?token=");
+            out.push_str(token);
+        } else if let Some((head, rest)) = line.split_once("URI=\"") {
+            let (uri, tail) = rest.split_once('"').unwrap_or((rest, ""));
+            out.push_str(head);
+            out.push_str("URI=\"");
+            out.push_str(uri);
+            out.push_str("?token=");
+            out.push_str(token);
+            out.push('"');
+            out.push_str(tail);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn live_output(state: &AppState, classroom: &str) -> Option<crate::hls::SharedOutput> {
     let id = Uuid::parse_str(classroom).ok()?;
     Some(state.live.room(id)?.output.borrow().clone())
 }
 
-async fn live_master(State(state): State<AppState>, Path(classroom): Path<String>) -> Response {
+fn live_scope(classroom: &str) -> Option<Scope> {
+    Uuid::parse_str(classroom).ok().map(Scope::Live)
+}
+
+async fn live_master(
+    State(state): State<AppState>,
+    Path(classroom): Path<String>,
+    Query(query): Query<TokenQuery>,
+    caller: Option<Caller>,
+) -> Response {
+    let Some(scope) = live_scope(&classroom) else {
+        return not_found();
+    };
+    if let Err(refusal) = authorize(&state, scope, query.token.as_deref(), caller).await {
+        return refusal;
+    }
     match live_output(&state, &classroom).and_then(|o| o.master.clone()) {
-        Some(master) => body(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, master),
+        Some(master) => body(
+            PLAYLIST_TYPE,
+            LIVE_PLAYLIST_CACHE,
+            with_token(&master, query.token.as_deref()),
+        ),
         None => not_found(),
     }
 }
 
-async fn live_thumbnail(State(state): State<AppState>, Path(classroom): Path<String>) -> Response {
+async fn live_thumbnail(
+    State(state): State<AppState>,
+    Path(classroom): Path<String>,
+    Query(query): Query<TokenQuery>,
+    caller: Option<Caller>,
+) -> Response {
+    let Some(scope) = live_scope(&classroom) else {
+        return not_found();
+    };
+    if let Err(refusal) = authorize(&state, scope, query.token.as_deref(), caller).await {
+        return refusal;
+    }
     match live_output(&state, &classroom).and_then(|o| o.thumbnail.clone()) {
         Some(jpeg) => body("image/jpeg", LIVE_PLAYLIST_CACHE, jpeg),
         None => not_found(),
@@ -115,9 +229,17 @@ async fn live_thumbnail(State(state): State<AppState>, Path(classroom): Path<Str
 async fn live_file(
     State(state): State<AppState>,
     Path((classroom, rendition, file)): Path<(String, String, String)>,
+    Query(query): Query<TokenQuery>,
+    caller: Option<Caller>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
+    let Some(scope) = live_scope(&classroom) else {
+        return not_found();
+    };
+    if let Err(refusal) = authorize(&state, scope, query.token.as_deref(), caller).await {
+        return refusal;
+    }
     let (Some(output), Some(file)) = (live_output(&state, &classroom), parse_file(&file)) else {
         return not_found();
     };
@@ -128,7 +250,11 @@ async fn live_file(
         MediaFile::Playlist => {
             let address = connection.map(|Extension(ConnectInfo(a))| a.ip());
             note_viewer(&state, &classroom, address, &headers);
-            body(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, view.playlist.clone())
+            body(
+                PLAYLIST_TYPE,
+                LIVE_PLAYLIST_CACHE,
+                with_token(&view.playlist, query.token.as_deref()),
+            )
         }
         MediaFile::Init(n) => serve_bytes(INIT_TYPE, view.inits.get(&n)),
         MediaFile::Segment(n) => {
@@ -162,18 +288,29 @@ fn serve_bytes(content_type: &'static str, data: Option<&Bytes>) -> Response {
     }
 }
 
-async fn vod_master(State(state): State<AppState>, Path(recording): Path<String>) -> Response {
+async fn vod_master(
+    State(state): State<AppState>,
+    Path(recording): Path<String>,
+    Query(query): Query<TokenQuery>,
+    caller: Option<Caller>,
+) -> Response {
     let Ok(id) = Uuid::parse_str(&recording) else {
         return not_found();
     };
+    let token = query.token.as_deref();
+    if let Err(refusal) = authorize(&state, Scope::Recording(id), token, caller).await {
+        return refusal;
+    }
     let path =
         crate::recording::recording_dir(&state.config.recordings_dir(), id).join("index.m3u8");
-    serve_file(path, PLAYLIST_TYPE, VOD_PLAYLIST_CACHE).await
+    serve_playlist(path, token).await
 }
 
 async fn vod_file(
     State(state): State<AppState>,
     Path((recording, rendition, file)): Path<(String, String, String)>,
+    Query(query): Query<TokenQuery>,
+    caller: Option<Caller>,
 ) -> Response {
     let (Ok(id), Some(kind)) = (Uuid::parse_str(&recording), parse_file(&file)) else {
         return not_found();
@@ -181,15 +318,26 @@ async fn vod_file(
     if !valid_rendition(&rendition) {
         return not_found();
     }
+    let token = query.token.as_deref();
+    if let Err(refusal) = authorize(&state, Scope::Recording(id), token, caller).await {
+        return refusal;
+    }
     let path = crate::recording::recording_dir(&state.config.recordings_dir(), id)
         .join(&rendition)
         .join(&file);
     let (content_type, cache) = match kind {
-        MediaFile::Playlist => (PLAYLIST_TYPE, VOD_PLAYLIST_CACHE),
+        MediaFile::Playlist => return serve_playlist(path, token).await,
         MediaFile::Init(_) => (INIT_TYPE, IMMUTABLE_CACHE),
         MediaFile::Segment(_) => (SEGMENT_TYPE, IMMUTABLE_CACHE),
     };
     serve_file(path, content_type, cache).await
+}
+
+async fn serve_playlist(path: std::path::PathBuf, token: Option<&str>) -> Response {
+    match tokio::fs::read_to_string(&path).await {
+        Ok(text) => body(PLAYLIST_TYPE, VOD_PLAYLIST_CACHE, with_token(&text, token)),
+        Err(_) => not_found(),
+    }
 }
 
 async fn serve_file(
@@ -206,6 +354,19 @@ async fn serve_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tokened_playlist_passes_its_token_on() {
+        let media = "#EXTM3U\n#EXT-X-MAP:URI=\"init-1.mp4\"\n#EXTINF:2.000,\n7.m4s\n";
+        let out = with_token(media, Some("abc"));
+        assert_eq!(
+            out,
+            "#EXTM3U\n#EXT-X-MAP:URI=\"init-1.mp4?token=abc\"\n#EXTINF:2.000,\n7.m4s?token=abc\n"
+        );
+        let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nsource/index.m3u8\n";
+        assert!(with_token(master, Some("t")).contains("source/index.m3u8?token=t\n"));
+        assert_eq!(with_token(media, None), media);
+    }
 
     #[test]
     fn only_our_file_names_are_accepted() {

@@ -3,6 +3,7 @@
 //! merged here; every route sits under the one `api` or `media` branch so a
 //! single auth layer can wrap each later.
 
+pub mod auth;
 pub mod classrooms;
 pub mod error;
 pub mod media;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub live: Live,
     pub metrics: PrometheusHandle,
+    /// Signs and checks playback tokens; the same key on every node.
+    pub playback: crate::auth::playback::PlaybackKey,
 }
 
 #[derive(OpenApi)]
@@ -58,6 +61,22 @@ pub struct AppState {
         recordings::get_recording,
         recordings::delete_recording,
         recordings::list_sessions,
+        auth::current_session,
+        auth::sign_in,
+        auth::sign_out,
+        auth::setup_first_admin,
+        auth::list_users,
+        auth::create_user,
+        auth::update_user,
+        auth::delete_user,
+        auth::list_tokens,
+        auth::create_token,
+        auth::revoke_token,
+        auth::read_audit,
+        classrooms::live_playback,
+        classrooms::get_audiences,
+        classrooms::set_audiences,
+        recordings::recording_playback,
     )
 )]
 pub struct ApiDoc;
@@ -65,6 +84,7 @@ pub struct ApiDoc;
 pub fn router(state: AppState) -> Router {
     let web_dir = state.config.http.web_dir.clone();
     let api = Router::new()
+        .merge(auth::router())
         .merge(classrooms::router())
         .merge(recordings::router())
         .route("/api/openapi.json", get(openapi))

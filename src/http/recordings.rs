@@ -9,7 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, Json, Path, Query};
+use crate::auth::policy;
+use crate::catalog::classrooms;
 use crate::catalog::recordings::{self, Recording, RecordingGap, RecordingStatus};
 use crate::catalog::sessions::{self, LiveSession};
 
@@ -20,6 +23,7 @@ pub fn router() -> Router<AppState> {
             "/api/recordings/{id}",
             get(get_recording).delete(delete_recording),
         )
+        .route("/api/recordings/{id}/playback", get(recording_playback))
         .route("/api/sessions", get(list_sessions))
 }
 
@@ -53,19 +57,28 @@ pub struct RecordingView {
     responses((status = 200, body = Vec<Recording>)))]
 async fn list_recordings(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Recording>>, ApiError> {
-    Ok(Json(
-        recordings::list(&state.db, query.classroom_id, query.limit()).await?,
-    ))
+    let mut visible = Vec::new();
+    for recording in recordings::list(&state.db, query.classroom_id, query.limit()).await? {
+        let facts = recordings::facts(&state.db, recording.id).await?;
+        if policy::can_view_recording(&caller.principal, &facts) {
+            visible.push(recording);
+        }
+    }
+    Ok(Json(visible))
 }
 
 #[utoipa::path(get, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
     responses((status = 200, body = RecordingView), (status = 404)))]
 async fn get_recording(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<RecordingView>, ApiError> {
+    let facts = recordings::facts(&state.db, id).await?;
+    caller.require(policy::can_view_recording(&caller.principal, &facts))?;
     let recording = recordings::get(&state.db, id).await?;
     let gaps = recordings::gaps(&state.db, id).await?;
     Ok(Json(RecordingView {
@@ -80,13 +93,24 @@ async fn get_recording(
     responses((status = 204), (status = 404), (status = 409)))]
 async fn delete_recording(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
+    let facts = recordings::facts(&state.db, id).await?;
+    caller.require(policy::can_manage_recording(&caller.principal, &facts))?;
     let recording = recordings::get(&state.db, id).await?;
     if recording.status == RecordingStatus::Recording {
         return Err(ApiError::Conflict("still_recording"));
     }
     recordings::delete(&state.db, id).await?;
+    caller
+        .audit(
+            &state,
+            "recording_deleted",
+            Some(("recording", id.to_string())),
+            serde_json::json!({"classroom": recording.classroom_id}),
+        )
+        .await;
     let dir = crate::recording::recording_dir(&state.config.recordings_dir(), id);
     if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
         tracing::warn!(recording = %id, "recording files not removed: {e}");
@@ -98,9 +122,33 @@ async fn delete_recording(
     responses((status = 200, body = Vec<LiveSession>)))]
 async fn list_sessions(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<LiveSession>>, ApiError> {
-    Ok(Json(
-        sessions::list(&state.db, query.classroom_id, query.live, query.limit()).await?,
-    ))
+    let mut visible = Vec::new();
+    for session in sessions::list(&state.db, query.classroom_id, query.live, query.limit()).await? {
+        let facts = classrooms::facts(&state.db, session.classroom_id).await?;
+        if policy::can_watch_live(&caller.principal, &facts)
+            || policy::can_manage_classroom(&caller.principal, &facts)
+        {
+            visible.push(session);
+        }
+    }
+    Ok(Json(visible))
+}
+
+#[utoipa::path(get, path = "/api/recordings/{id}/playback", params(("id" = Uuid, Path)),
+    responses((status = 200, body = super::auth::PlaybackUrl), (status = 403), (status = 404)))]
+async fn recording_playback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<super::auth::PlaybackUrl>, ApiError> {
+    let facts = recordings::facts(&state.db, id).await?;
+    caller.require(policy::can_view_recording(&caller.principal, &facts))?;
+    Ok(Json(super::auth::playback_url(
+        &state,
+        &caller,
+        crate::auth::playback::Scope::Recording(id),
+    )))
 }

@@ -47,6 +47,8 @@ pub struct TestServer {
 pub struct ServerOptions {
     pub demo: bool,
     pub grace_seconds: Option<u64>,
+    /// Require sign-in (the accounts issue); off keeps the open test bench.
+    pub auth: bool,
 }
 
 impl TestServer {
@@ -58,6 +60,9 @@ impl TestServer {
             "CLASSCAST_DEMO__ENABLED".to_string(),
             options.demo.to_string(),
         )];
+        if options.auth {
+            extra_env.push(("CLASSCAST_AUTH__ENABLED".into(), "true".into()));
+        }
         if let Some(grace) = options.grace_seconds {
             extra_env.push(("CLASSCAST_LIVE__GRACE_SECONDS".into(), grace.to_string()));
         }
@@ -123,6 +128,53 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// `classcast admin create`, as a school's IT admin runs it.
+    pub fn create_admin(&self, username: &str, password: &str) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_classcast"))
+            .args([
+                "admin",
+                "create",
+                "--username",
+                username,
+                "--password-stdin",
+            ])
+            .env("DATABASE_URL", &self.database_url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("classcast binary runs");
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "admin create failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Signs in; returns the session cookie and CSRF token.
+    pub async fn sign_in(&self, username: &str, password: &str) -> (String, String) {
+        let response = self
+            .client
+            .post(self.url("/api/session"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in as {username}");
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let body: Value = response.json().await.unwrap();
+        (cookie, body["csrf_token"].as_str().unwrap().to_string())
     }
 
     pub fn url(&self, path: &str) -> String {

