@@ -157,6 +157,10 @@ pub struct AuthConfig {
     pub max_failures_per_account: i64,
     pub max_failures_per_address: i64,
     pub failure_window_minutes: i64,
+    /// Playback tokens (in HLS URLs for players without the cookie) last
+    /// this long: a school day, so a lesson on a classroom screen never
+    /// stops at a token's expiry.
+    pub playback_ttl_seconds: i64,
 }
 
 impl Default for AuthConfig {
@@ -168,6 +172,7 @@ impl Default for AuthConfig {
             max_failures_per_account: DEFAULT_MAX_FAILURES_PER_ACCOUNT,
             max_failures_per_address: DEFAULT_MAX_FAILURES_PER_ADDRESS,
             failure_window_minutes: DEFAULT_FAILURE_WINDOW_MINUTES,
+            playback_ttl_seconds: crate::auth::playback::DEFAULT_TTL_SECONDS,
         }
     }
 }

@@ -725,8 +725,9 @@ pub fn playback_url(
     caller: &Caller,
     scope: crate::auth::playback::Scope,
 ) -> PlaybackUrl {
-    use crate::auth::playback::{DEFAULT_TTL_SECONDS, Scope};
-    let expires_at = Utc::now() + Duration::seconds(DEFAULT_TTL_SECONDS);
+    use crate::auth::playback::Scope;
+    let ttl = state.config.auth.playback_ttl_seconds.max(1);
+    let expires_at = Utc::now() + Duration::seconds(ttl);
     let path = match scope {
         Scope::Live(id) => format!("/live/{id}/index.m3u8"),
         Scope::Recording(id) => format!("/vod/{id}/index.m3u8"),

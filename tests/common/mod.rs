@@ -49,6 +49,8 @@ pub struct ServerOptions {
     pub grace_seconds: Option<u64>,
     /// Require sign-in (the accounts issue); off keeps the open test bench.
     pub auth: bool,
+    /// Any other settings, as CLASSCAST_* environment variables.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl TestServer {
@@ -60,6 +62,9 @@ impl TestServer {
             "CLASSCAST_DEMO__ENABLED".to_string(),
             options.demo.to_string(),
         )];
+        for (key, value) in &options.env {
+            extra_env.push((key.to_string(), value.clone()));
+        }
         if options.auth {
             extra_env.push(("CLASSCAST_AUTH__ENABLED".into(), "true".into()));
         }
@@ -464,4 +469,24 @@ pub fn decode_bytes(data: &[u8]) -> (u64, String) {
         .filter(|l| !l.starts_with('#'))
         .count() as u64;
     (frames, String::from_utf8_lossy(&output.stderr).to_string())
+}
+
+/// Sends `target` exactly as written (no client-side normalisation of
+/// `..` or percent escapes); returns the status code and body.
+pub fn raw_get(port: u16, target: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
 }

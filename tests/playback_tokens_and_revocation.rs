@@ -1,0 +1,338 @@
+//! Media is opened by a signed, expiring playback token for exactly one
+//! classroom, carried in the URLs so plain players work; tampered, expired
+//! and cross-classroom tokens are refused, and so are sessions and API
+//! tokens the moment they are revoked. File routes read nothing outside
+//! the media root, however the path is spelled.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ServerOptions, TestServer, raw_get};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn send(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    bearer: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = server
+        .client
+        .request(method, server.url(path))
+        .bearer_auth(bearer);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn token_for(server: &TestServer, username: &str) -> (String, String, String) {
+    let (cookie, csrf) = server.sign_in(username, PASSWORD).await;
+    let response = server
+        .client
+        .post(server.url("/api/tokens"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "教务系统"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    (
+        body["secret"].as_str().unwrap().to_string(),
+        body["id"].as_str().unwrap().to_string(),
+        cookie,
+    )
+}
+
+async fn live_classroom(server: &TestServer, admin: &str, name: &str) -> String {
+    let (status, room) = send(
+        server,
+        reqwest::Method::POST,
+        "/api/classrooms",
+        admin,
+        Some(json!({"name": name})),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    let id = room["id"].as_str().unwrap().to_string();
+    let (status, _) = send(
+        server,
+        reqwest::Method::POST,
+        &format!("/api/classrooms/{id}/sources"),
+        admin,
+        Some(json!({"kind": "test"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for _ in 0..200 {
+        let (_, c) = send(
+            server,
+            reqwest::Method::GET,
+            &format!("/api/classrooms/{id}"),
+            admin,
+            None,
+        )
+        .await;
+        if c["live"]["renditions"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+        {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} did not go live");
+}
+
+/// Follows a tokened master playlist to one segment, with no credentials
+/// but the URLs themselves, as a native player would.
+async fn play(server: &TestServer, master_url: &str) -> u16 {
+    let master = server.get(master_url).await;
+    if master.status() != 200 {
+        return master.status().as_u16();
+    }
+    let text = master.text().await.unwrap();
+    let media = text.lines().find(|l| !l.starts_with('#')).unwrap();
+    assert!(media.contains("?token="), "{text}");
+    let base = master_url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit_once('/')
+        .unwrap()
+        .0;
+    let media_url = format!("{base}/{media}");
+    let playlist = server.get(&media_url).await.text().await.unwrap();
+    assert!(
+        playlist.contains("init-") && playlist.contains(".mp4?token="),
+        "{playlist}"
+    );
+    let segment = playlist.lines().rfind(|l| l.contains(".m4s")).unwrap();
+    let dir = media_url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit_once('/')
+        .unwrap()
+        .0;
+    let response = server.get(&format!("{dir}/{segment}")).await;
+    assert_eq!(response.headers()["content-type"], "video/iso.segment");
+    response.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn playback_tokens_open_one_classroom_and_revocation_is_immediate() {
+    let server = TestServer::start(ServerOptions {
+        auth: true,
+        env: vec![("CLASSCAST_AUTH__PLAYBACK_TTL_SECONDS", "6".into())],
+        ..Default::default()
+    })
+    .await;
+    server.create_admin("教务处", PASSWORD);
+    let (admin, _, _) = token_for(&server, "教务处").await;
+    let room_a = live_classroom(&server, &admin, "高一(1)班").await;
+    let room_b = live_classroom(&server, &admin, "高一(2)班").await;
+
+    let (status, playback) = send(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/classrooms/{room_a}/playback"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let url = playback["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        play(&server, &url).await,
+        200,
+        "the token plays its classroom"
+    );
+    let token = url.split("token=").nth(1).unwrap().to_string();
+
+    // Without anything: 401. Another classroom with A's token: 403.
+    assert_eq!(
+        server
+            .get(&format!("/live/{room_a}/index.m3u8"))
+            .await
+            .status(),
+        401
+    );
+    let cross = format!("/live/{room_b}/index.m3u8?token={token}");
+    assert_eq!(server.get(&cross).await.status(), 403);
+    // A token with one character changed: 403.
+    let mut tampered: Vec<char> = token.chars().collect();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    let url_tampered = format!("/live/{room_a}/index.m3u8?token={tampered}");
+    assert_eq!(server.get(&url_tampered).await.status(), 403);
+    assert_eq!(
+        server
+            .get(&format!("/live/{room_a}/index.m3u8?token=garbage"))
+            .await
+            .status(),
+        403
+    );
+    // The token expires (6 s here; a school day by default).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(server.get(&url).await.status(), 403, "expired");
+
+    // A teacher's session and API token stop working the moment they are
+    // revoked or the account is disabled.
+    let (status, school) = send(
+        &server,
+        reqwest::Method::POST,
+        "/api/schools",
+        &admin,
+        Some(json!({"name": "一中"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, teacher) = send(
+        &server,
+        reqwest::Method::POST,
+        "/api/users",
+        &admin,
+        Some(
+            json!({"username": "li.laoshi", "password": PASSWORD, "school_id": school["id"],
+                    "roles": [{"role": "teacher"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{teacher}");
+    let (bearer, token_id, cookie) = token_for(&server, "li.laoshi").await;
+    let (second_bearer, _, _) = token_for(&server, "li.laoshi").await;
+    let me = |auth: (&'static str, String)| {
+        server
+            .client
+            .get(server.url("/api/session"))
+            .header(auth.0, auth.1)
+            .send()
+    };
+    assert_eq!(
+        me(("authorization", format!("Bearer {bearer}")))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (status, _) = send(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("/api/tokens/{token_id}"),
+        &bearer,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        me(("authorization", format!("Bearer {bearer}")))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(me(("cookie", cookie.clone())).await.unwrap().status(), 200);
+    let teacher_id = teacher["id"].as_str().unwrap();
+    let (status, _) = send(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("/api/users/{teacher_id}"),
+        &admin,
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        me(("cookie", cookie)).await.unwrap().status(),
+        401,
+        "session ended"
+    );
+    assert_eq!(
+        me(("authorization", format!("Bearer {second_bearer}")))
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "tokens revoked"
+    );
+
+    // Sign-in is rate limited per account, with a clear message.
+    for _ in 0..5 {
+        let response = server
+            .client
+            .post(server.url("/api/session"))
+            .json(&json!({"username": "教务处", "password": "wrong password!"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let response = server
+        .client
+        .post(server.url("/api/session"))
+        .header("accept-language", "en")
+        .json(&json!({"username": "教务处", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again in"),
+        "{body}"
+    );
+
+    // Path traversal on every file route: refused, nothing read. The
+    // server log sits in the media directory's parent's reach.
+    let recording = {
+        let (_, c) = send(
+            &server,
+            reqwest::Method::GET,
+            &format!("/api/classrooms/{room_a}"),
+            &admin,
+            None,
+        )
+        .await;
+        c["live"]["recording_id"].as_str().unwrap().to_string()
+    };
+    let t = format!("token={token}");
+    for target in [
+        format!("/vod/{recording}/../../server.log"),
+        format!("/vod/{recording}/source/..%2F..%2F..%2Fserver.log"),
+        format!("/vod/{recording}/source/%2e%2e%2f%2e%2e%2fserver.log"),
+        format!("/vod/{recording}/..%2F..%2F/index.m3u8"),
+        format!("/vod/..%2F..%2Fserver.log/source/index.m3u8"),
+        format!("/vod/{recording}/source//etc/passwd"),
+        format!("/vod/{recording}/%2Fetc%2Fpasswd/index.m3u8"),
+        format!("/live/{room_a}/source/..%2F..%2Findex.m3u8?{t}"),
+        format!("/live/{room_a}/..%2F..%2Fserver.log/0.m4s?{t}"),
+        "/..%2F..%2F..%2Fetc%2Fpasswd".to_string(),
+        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd".to_string(),
+        "/../../../../etc/passwd".to_string(),
+    ] {
+        let (status, body) = raw_get(server.http, &target);
+        assert!(
+            matches!(status, 400 | 401 | 403 | 404)
+                || (status == 200 && body.contains("<!doctype html>")),
+            "{target}: {status}"
+        );
+        assert!(!body.contains("root:x:0:0"), "{target} read /etc/passwd");
+        assert!(
+            !body.contains("classcast is serving"),
+            "{target} read the server log"
+        );
+    }
+}
