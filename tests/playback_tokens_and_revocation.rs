@@ -314,7 +314,7 @@ async fn playback_tokens_open_one_classroom_and_revocation_is_immediate() {
         format!("/vod/{recording}/source/..%2F..%2F..%2Fserver.log"),
         format!("/vod/{recording}/source/%2e%2e%2f%2e%2e%2fserver.log"),
         format!("/vod/{recording}/..%2F..%2F/index.m3u8"),
-        format!("/vod/..%2F..%2Fserver.log/source/index.m3u8"),
+        "/vod/..%2F..%2Fserver.log/source/index.m3u8".to_string(),
         format!("/vod/{recording}/source//etc/passwd"),
         format!("/vod/{recording}/%2Fetc%2Fpasswd/index.m3u8"),
         format!("/live/{room_a}/source/..%2F..%2Findex.m3u8?{t}"),
