@@ -3,6 +3,8 @@
 //   #/watch/{classroomId}       live player with quality menu
 //   #/recordings/{classroomId}  a classroom's recordings
 //   #/recording/{recordingId}   recording player with its signal-lost stretches
+//   #/login                     sign-in (shown whenever the API says 401)
+//   #/setup?code=…              the first administrator, with the code the server printed
 // Every page is a function (root, params) → cleanup; the cleanup stops its
 // timers and players when the route or the language changes.
 
@@ -20,6 +22,8 @@ const RECORDINGS_POLL_MS = 5000;
 const root = document.getElementById('app');
 const banner = document.getElementById('banner');
 let cleanup = null;
+// Set when the server says nobody is signed in; pages then go to #/login.
+let signedOut = false;
 
 // ---------------------------------------------------------------- helpers
 
@@ -569,9 +573,81 @@ function recordingPage(el, { id }) {
   };
 }
 
+// ---------------------------------------------------------------- accounts
+
+function showUser(user) {
+  const menu = document.getElementById('user-menu');
+  menu.hidden = !user || user.username === 'anonymous';
+  setText(document.getElementById('user-name'), user ? user.username : '');
+}
+
+function hashQuery() {
+  const query = location.hash.split('?')[1] || '';
+  return new URLSearchParams(query);
+}
+
+function formField(name, type, labelKey, autocomplete) {
+  const input = h('input', { name, type, required: true, autocomplete });
+  return [input, h('label', { class: 'field' }, h('span', {}, t(labelKey)), input)];
+}
+
+/** A small form page: fields, a submit button and an error line. */
+function credentialsPage(root, { title, submitKey, hint, onSubmit }) {
+  setTitle(title);
+  const [username, usernameField] = formField('username', 'text', 'login.username', 'username');
+  const [password, passwordField] = formField('password', 'password', 'login.password', 'current-password');
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t(submitKey));
+  const form = h('form', { class: 'login-form' },
+    h('h1', {}, title), hint ? h('p', { class: 'hint' }, hint) : null,
+    usernameField, passwordField, error, submit);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    error.hidden = true;
+    try {
+      await onSubmit(username.value.trim(), password.value);
+    } catch (e) {
+      setText(error, e.message);
+      error.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  root.append(form);
+  username.focus();
+}
+
+function loginPage(root) {
+  credentialsPage(root, {
+    title: t('login.title'),
+    submitKey: 'login.submit',
+    onSubmit: async (username, password) => {
+      showUser(await api.signIn(username, password));
+      location.hash = hashQuery().get('next') || '#/';
+    },
+  });
+}
+
+function setupPage(root) {
+  const code = hashQuery().get('code') || '';
+  credentialsPage(root, {
+    title: t('setup.title'),
+    submitKey: 'setup.submit',
+    hint: t('setup.hint'),
+    onSubmit: async (username, password) => {
+      await api.setup(code, username, password);
+      showUser(await api.signIn(username, password));
+      location.hash = '#/';
+    },
+  });
+}
+
 // ---------------------------------------------------------------- router
 
 const ROUTES = [
+  [/^\/login(\?.*)?$/, loginPage, 'login'],
+  [/^\/setup(\?.*)?$/, setupPage, 'login'],
   [/^\/?$/, wallPage, 'live'],
   [/^\/watch\/([^/]+)$/, watchPage, 'live', 'id'],
   [/^\/recordings\/([^/]+)$/, recordingsPage, 'recordings', 'id'],
@@ -587,6 +663,10 @@ function route() {
     const match = path.match(pattern);
     if (!match) continue;
     const params = param ? { [param]: decodeURIComponent(match[1]) } : {};
+    if (page !== loginPage && page !== setupPage && signedOut) {
+      location.hash = `#/login?next=${encodeURIComponent('#' + path)}`;
+      return;
+    }
     for (const link of document.querySelectorAll('[data-nav]')) {
       link.classList.toggle('active', link.dataset.nav === nav);
     }
@@ -614,7 +694,31 @@ async function main() {
     translateStatic();
     route(); // re-render the current page in the new language
   });
-  window.addEventListener('hashchange', route);
+  document.getElementById('sign-out').addEventListener('click', async () => {
+    await api.signOut().catch(() => {});
+    showUser(null);
+    signedOut = true;
+    location.hash = '#/login';
+  });
+  window.addEventListener('classcast:signed-out', () => {
+    showUser(null);
+    if (!location.hash.startsWith('#/login') && !location.hash.startsWith('#/setup')) {
+      location.hash = `#/login?next=${encodeURIComponent(location.hash || '#/')}`;
+    }
+  });
+  window.addEventListener('hashchange', () => {
+    if (location.hash.startsWith('#/login') || location.hash.startsWith('#/setup')) return route();
+    // Arriving anywhere else after signing in: the session is good again.
+    api.session().then((user) => { signedOut = !user; showUser(user); route(); })
+      .catch(() => route());
+  });
+  try {
+    const user = await api.session();
+    signedOut = !user;
+    showUser(user);
+  } catch (error) {
+    console.warn('session check failed', error);
+  }
   route();
 }
 
