@@ -19,7 +19,7 @@ db="classcast_bench_$$"
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
 CLASSCAST_HTTP__ADDR="127.0.0.1:$http" CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:$(free_port SOCK_STREAM)" \
 CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$(free_port SOCK_DGRAM)" CLASSCAST_MEDIA__DIR="$work/media" \
-CLASSCAST_LIVE__PLAYLIST_SEGMENTS=100 RUST_LOG=warn \
+CLASSCAST_LIVE__PLAYLIST_SEGMENTS=100 CLASSCAST_AUTH__ENABLED=false RUST_LOG=warn \
   target/release/classcast serve > "$work/server.log" 2>&1 &
 server=$!
 cleanup() {

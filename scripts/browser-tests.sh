@@ -11,7 +11,7 @@ free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.
 port=$(free_port SOCK_STREAM)
 srt_port=$(free_port SOCK_DGRAM)
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
-CLASSCAST_HTTP__ADDR="127.0.0.1:$port" \
+CLASSCAST_HTTP__ADDR="127.0.0.1:$port" CLASSCAST_AUTH__ENABLED=true \
 CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
 CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
   ./target/debug/classcast serve > "$media/server.log" 2>&1 &
@@ -25,29 +25,15 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$media/server.log"; exit 1; }
-export CLASSCAST_URL="http://127.0.0.1:$port"
+# Pages open signed in, with an admin made the way an IT office would:
+# classcast admin create, password on standard input.
+admin_password="browser-test-$(date +%s)-pw"
+echo "$admin_password" | ./target/debug/classcast admin create --username 教务处管理员 --password-stdin
+export CLASSCAST_URL="http://127.0.0.1:$port" CLASSCAST_ADMIN=教务处管理员 CLASSCAST_ADMIN_PASSWORD="$admin_password"
 cd web
 if ! node --test tests/watch.test.mjs; then
   echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
 fi
-cd ..
-
-# A second server that requires sign-in, with an admin made the way an IT
-# office would: classcast admin create, password on standard input.
-auth_db="${db}_auth"
-auth_port=$(free_port SOCK_STREAM)
-export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$auth_db"
-admin_password="browser-test-$(date +%s)-pw"
-CLASSCAST_HTTP__ADDR="127.0.0.1:$auth_port" CLASSCAST_AUTH__ENABLED=true CLASSCAST_DEMO__ENABLED=false \
-CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$(free_port SOCK_DGRAM)" \
-CLASSCAST_MEDIA__DIR="$media/auth" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
-  ./target/debug/classcast serve > "$media/auth-server.log" 2>&1 &
-auth_server=$!
-trap 'kill $auth_server 2>/dev/null || true; wait $auth_server 2>/dev/null || true; psql "postgres://classcast:classcast@127.0.0.1:5432/postgres" -qc "DROP DATABASE IF EXISTS \"$auth_db\" WITH (FORCE)" >/dev/null 2>&1 || true; cleanup' EXIT
-for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$auth_port/healthz" >/dev/null && break; sleep 0.5; done
-echo "$admin_password" | ./target/debug/classcast admin create --username 教务处管理员 --password-stdin
-cd web
-if ! CLASSCAST_AUTH_URL="http://127.0.0.1:$auth_port" CLASSCAST_ADMIN=教务处管理员 \
-     CLASSCAST_ADMIN_PASSWORD="$admin_password" node --test tests/sign_in.test.mjs; then
-  echo "--- server log ---"; tail -50 "$media/auth-server.log"; exit 1
+if ! CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs; then
+  echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
 fi

@@ -166,7 +166,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             secure_cookies: false,
             session_hours: DEFAULT_SESSION_HOURS,
             max_failures_per_account: DEFAULT_MAX_FAILURES_PER_ACCOUNT,

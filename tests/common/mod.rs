@@ -65,9 +65,8 @@ impl TestServer {
         for (key, value) in &options.env {
             extra_env.push((key.to_string(), value.clone()));
         }
-        if options.auth {
-            extra_env.push(("CLASSCAST_AUTH__ENABLED".into(), "true".into()));
-        }
+        // Media tests run on an open bench; access control has its own tests.
+        extra_env.push(("CLASSCAST_AUTH__ENABLED".into(), options.auth.to_string()));
         if let Some(grace) = options.grace_seconds {
             extra_env.push(("CLASSCAST_LIVE__GRACE_SECONDS".into(), grace.to_string()));
         }

@@ -5,6 +5,8 @@
 //   CLASSCAST_URL=http://127.0.0.1:8080 node --test tests/
 //
 // CLASSCAST_URL (required): a server with the demo classroom and web/dist built.
+// CLASSCAST_ADMIN, CLASSCAST_ADMIN_PASSWORD (required): an account to sign in
+//   with; every page opens signed in, as a school's staff would use it.
 // CHROMIUM_PATH (optional): the browser, default /usr/bin/chromium.
 // CLASSCAST_SCREENSHOT_DIR (optional): where to save ui-wall.png and ui-watch.png.
 
@@ -26,6 +28,24 @@ const DEMO_NAME = '演示教室 / Demo classroom';
 
 let browser;
 let demoId;
+let cookie; // "classcast_session=…", for the browser contexts and our own fetches
+
+async function signIn() {
+  const response = await fetch(`${BASE}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      username: process.env.CLASSCAST_ADMIN,
+      password: process.env.CLASSCAST_ADMIN_PASSWORD,
+    }),
+  });
+  assert.equal(response.status, 200, 'sign-in with CLASSCAST_ADMIN / CLASSCAST_ADMIN_PASSWORD');
+  return response.headers.get('set-cookie').split(';')[0];
+}
+
+function api(path) {
+  return fetch(`${BASE}${path}`, { headers: { cookie } });
+}
 
 before(async () => {
   browser = await chromium.launch({
@@ -41,6 +61,7 @@ before(async () => {
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
+  cookie = await signIn();
   demoId = await findDemoClassroom();
 });
 
@@ -53,7 +74,7 @@ async function findDemoClassroom() {
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(`${BASE}/api/classrooms`);
+      const response = await api('/api/classrooms');
       if (response.ok) {
         const demo = (await response.json()).find((c) => c.name === DEMO_NAME);
         if (demo) return demo.id;
@@ -74,7 +95,7 @@ async function waitForRecording(minMs) {
   const deadline = Date.now() + 30_000;
   let newest = null;
   while (Date.now() < deadline) {
-    const response = await fetch(`${BASE}/api/recordings?classroom_id=${demoId}`);
+    const response = await api(`/api/recordings?classroom_id=${demoId}`);
     const list = await response.json();
     newest = list.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at))[0] || null;
     if (newest && newest.duration_ms >= minMs) return newest;
@@ -89,7 +110,14 @@ function sleep(ms) {
 
 /** A fresh context (own localStorage) and page; uncaught page errors fail the test. */
 async function openPage(t, path, { width = 1280, height = 800 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
+  const [name, value] = cookie.split('=');
+  const context = await browser.newContext({
+    viewport: { width, height },
+    storageState: {
+      cookies: [{ name, value, domain: new URL(BASE).hostname, path: '/', httpOnly: true, secure: false, sameSite: 'Lax', expires: -1 }],
+      origins: [],
+    },
+  });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
