@@ -46,8 +46,14 @@ const SEE: &[&str] = &[
 ];
 /// Who administers the main school's classroom.
 const MANAGE: &[&str] = &["system_admin", "admin_main"];
-/// Who may view the main school's recording (no teacher assigned, no shares).
-const RECORDING: &[&str] = &["system_admin", "admin_main", "reviewer_main"];
+/// Who may view the main school's recording: its teacher, the school's
+/// reviewers and admins (no shares yet).
+const RECORDING: &[&str] = &[
+    "system_admin",
+    "admin_main",
+    "reviewer_main",
+    "teacher_main",
+];
 const ADMINS: &[&str] = &["system_admin", "admin_main", "admin_other"];
 const SIGNED_IN: &[&str] = &[
     "system_admin",
@@ -149,6 +155,7 @@ const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ),
     ("PUT", "/api/classrooms/{id}/audiences"),
     ("DELETE", "/api/recordings/{id}"),
+    ("POST", "/api/recordings/{id}/shares"),
     ("POST", "/api/users"),
     ("DELETE", "/api/users/{id}"),
     ("POST", "/api/tokens"),
@@ -270,6 +277,15 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     )
     .await;
     let id = classroom["id"].as_str().unwrap().to_string();
+    let response = request(
+        &server,
+        Method::PATCH,
+        &format!("/api/classrooms/{id}"),
+        Some(&root),
+        Some(&json!({"teacher_id": users["teacher_main"]["id"]})),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
     let source = request(
         &server,
         Method::POST,
@@ -484,6 +500,51 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     .await
     .status();
     assert_eq!(status, 403);
+    // Sharing: not by a colleague, yes by the teacher; then the other
+    // school's viewers see it.
+    let shares = format!("/api/recordings/{}/shares", fixture.recording);
+    let with_other = json!({"school_id": other["id"]});
+    let status = request(
+        &server,
+        Method::POST,
+        &shares,
+        tokens["reviewer_main"].as_deref(),
+        Some(&with_other),
+    )
+    .await
+    .status();
+    assert_eq!(status, 403);
+    let recording_path = format!("/api/recordings/{}", fixture.recording);
+    let status = request(
+        &server,
+        Method::GET,
+        &recording_path,
+        tokens["viewer_other"].as_deref(),
+        None,
+    )
+    .await
+    .status();
+    assert_eq!(status, 403);
+    let status = request(
+        &server,
+        Method::POST,
+        &shares,
+        tokens["teacher_main"].as_deref(),
+        Some(&with_other),
+    )
+    .await
+    .status();
+    assert_eq!(status, 204);
+    let status = request(
+        &server,
+        Method::GET,
+        &recording_path,
+        tokens["viewer_other"].as_deref(),
+        None,
+    )
+    .await
+    .status();
+    assert_eq!(status, 200);
     let delete = format!("/api/classrooms/{id}");
     let status = request(
         &server,

@@ -25,6 +25,8 @@ pub struct Classroom {
     pub ladder_heights: Vec<i32>,
     /// Seconds of "signal lost" before the lesson ends; null = server default.
     pub grace_seconds: Option<i32>,
+    /// Who teaches here: the lessons' recordings are theirs to review.
+    pub teacher_id: Option<Uuid>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -56,6 +58,9 @@ pub struct ClassroomUpdate {
     #[serde(default, deserialize_with = "super::present_or_null")]
     #[schema(value_type = Option<i32>)]
     pub grace_seconds: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "super::present_or_null")]
+    #[schema(value_type = Option<Uuid>)]
+    pub teacher_id: Option<Option<Uuid>>,
 }
 
 fn yes() -> bool {
@@ -178,7 +183,7 @@ pub async fn update(
     let current = get(db, id).await?;
     Ok(sqlx::query_as(
         "UPDATE classrooms SET name = $2, recording_enabled = $3, recording_window_seconds = $4,
-             ladder_heights = $5, grace_seconds = $6, updated_at = now()
+             ladder_heights = $5, grace_seconds = $6, teacher_id = $7, updated_at = now()
          WHERE id = $1 RETURNING *",
     )
     .bind(id)
@@ -203,6 +208,7 @@ pub async fn update(
         update.ladder_heights.unwrap_or(current.ladder_heights),
     ))
     .bind(update.grace_seconds.unwrap_or(current.grace_seconds))
+    .bind(update.teacher_id.unwrap_or(current.teacher_id))
     .fetch_one(db)
     .await?)
 }

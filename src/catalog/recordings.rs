@@ -31,6 +31,8 @@ pub struct Recording {
     pub renditions: serde_json::Value,
     pub rolling: bool,
     pub title: String,
+    /// The classroom's teacher when the lesson was recorded.
+    pub teacher_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
@@ -58,8 +60,9 @@ pub async fn start(
     title: &str,
 ) -> Result<(), CatalogError> {
     sqlx::query(
-        "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling, title)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling, title,
+                                 teacher_id)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT teacher_id FROM classrooms WHERE id = $2))",
     )
     .bind(id)
     .bind(classroom_id)
@@ -219,4 +222,32 @@ pub async fn facts(
         shared_with_users: shares.iter().filter_map(|s| s.0).collect(),
         shared_with_schools: shares.iter().filter_map(|s| s.1).collect(),
     })
+}
+
+/// Shares a recording with one person or everyone at a school.
+pub async fn share(
+    db: &PgPool,
+    id: Uuid,
+    user_id: Option<Uuid>,
+    school_id: Option<Uuid>,
+    shared_by: Option<Uuid>,
+) -> Result<(), CatalogError> {
+    let mut v = super::Validation::default();
+    v.check(
+        user_id.is_some() != school_id.is_some(),
+        "user_id",
+        "share_one_target",
+    );
+    v.finish()?;
+    sqlx::query(
+        "INSERT INTO recording_shares (recording_id, user_id, school_id, shared_by)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(school_id)
+    .bind(shared_by)
+    .execute(db)
+    .await?;
+    Ok(())
 }

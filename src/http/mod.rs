@@ -77,6 +77,7 @@ pub struct AppState {
         classrooms::get_audiences,
         classrooms::set_audiences,
         recordings::recording_playback,
+        recordings::share_recording,
     )
 )]
 pub struct ApiDoc;

@@ -24,6 +24,10 @@ pub fn router() -> Router<AppState> {
             get(get_recording).delete(delete_recording),
         )
         .route("/api/recordings/{id}/playback", get(recording_playback))
+        .route(
+            "/api/recordings/{id}/shares",
+            axum::routing::post(share_recording),
+        )
         .route("/api/sessions", get(list_sessions))
 }
 
@@ -151,4 +155,37 @@ async fn recording_playback(
         &caller,
         crate::auth::playback::Scope::Recording(id),
     )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Share {
+    /// One person…
+    pub user_id: Option<Uuid>,
+    /// …or everyone at a school (听评课 with a partner school).
+    pub school_id: Option<Uuid>,
+}
+
+/// Shares a recording; its teacher and the school's admins may.
+#[utoipa::path(post, path = "/api/recordings/{id}/shares", params(("id" = Uuid, Path)),
+    request_body = Share,
+    responses((status = 204), (status = 403), (status = 404), (status = 422)))]
+async fn share_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(share): Json<Share>,
+) -> Result<StatusCode, ApiError> {
+    let facts = recordings::facts(&state.db, id).await?;
+    caller.require(policy::can_manage_recording(&caller.principal, &facts))?;
+    let by = (!caller.principal.user_id.is_nil()).then_some(caller.principal.user_id);
+    recordings::share(&state.db, id, share.user_id, share.school_id, by).await?;
+    caller
+        .audit(
+            &state,
+            "recording_shared",
+            Some(("recording", id.to_string())),
+            serde_json::json!({"user_id": share.user_id, "school_id": share.school_id}),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
 }
