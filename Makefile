@@ -77,6 +77,7 @@ bench: db deps-test web
 	$(CARGO) build --release --bins
 	$(CARGO) bench --bench transcode -- 30
 	./benches/serving.sh 10
+	./benches/token_check.sh 10
 	./benches/latency.sh 60
 
 clean-data:
