@@ -78,4 +78,6 @@ export const api = {
   recordings: (classroomId) =>
     request('GET', `/api/recordings?classroom_id=${encodeURIComponent(classroomId)}`),
   recording: (id) => request('GET', `/api/recordings/${encodeURIComponent(id)}`),
+  livePlayback: (id) => request('GET', `/api/classrooms/${encodeURIComponent(id)}/playback`),
+  recordingPlayback: (id) => request('GET', `/api/recordings/${encodeURIComponent(id)}/playback`),
 };

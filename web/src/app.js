@@ -350,7 +350,11 @@ function watchPage(el, { id }) {
       if (playerUrl !== classroom.hls_url) {
         stopPlayer();
         playerUrl = classroom.hls_url;
-        player = createPlayer(video, classroom.hls_url, { live: true, quality, onStatus });
+        // A tokened URL: the player's requests are checked without a
+        // database lookup each, and it works as a plain link too.
+        const { url } = await api.livePlayback(id);
+        if (left || playerUrl !== classroom.hls_url) return; // the page moved on meanwhile
+        player = createPlayer(video, url, { live: true, quality, onStatus });
       }
     } else {
       stopPlayer();
@@ -362,8 +366,10 @@ function watchPage(el, { id }) {
     renderNotice(live.problem);
   }
 
+  let left = false;
   const stopPoll = poll(refresh, WATCH_POLL_MS);
   return () => {
+    left = true;
     stopPoll();
     stopPlayer();
   };
@@ -550,7 +556,9 @@ function recordingPage(el, { id }) {
     back.replaceChildren(backLink(`#/recordings/${encodeURIComponent(recording.classroom_id)}`, 'recordings.back'));
     render();
     if (!player && recording.hls_url) {
-      player = createPlayer(video, recording.hls_url, {
+      const { url } = await api.recordingPlayback(id);
+      if (stopped || player) return;
+      player = createPlayer(video, url, {
         live: false,
         quality,
         onStatus: (status) => {
