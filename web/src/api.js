@@ -78,6 +78,12 @@ export const api = {
   recordings: (classroomId) =>
     request('GET', `/api/recordings?classroom_id=${encodeURIComponent(classroomId)}`),
   recording: (id) => request('GET', `/api/recordings/${encodeURIComponent(id)}`),
+  users: () => request('GET', '/api/users'),
+  createUser: (user) => request('POST', '/api/users', user),
+  updateUser: (id, change) => request('PATCH', `/api/users/${encodeURIComponent(id)}`, change),
+  schools: () => request('GET', '/api/schools'),
+  createSchool: (school) => request('POST', '/api/schools', school),
+  audit: () => request('GET', '/api/audit'),
   livePlayback: (id) => request('GET', `/api/classrooms/${encodeURIComponent(id)}/playback`),
   recordingPlayback: (id) => request('GET', `/api/recordings/${encodeURIComponent(id)}/playback`),
 };

@@ -5,6 +5,9 @@
 //   #/recording/{recordingId}   recording player with its signal-lost stretches
 //   #/login                     sign-in (shown whenever the API says 401)
 //   #/setup?code=…              the first administrator, with the code the server printed
+//   #/admin/users               users and their roles (school and system admins)
+//   #/admin/schools             schools and campuses
+//   #/admin/audit               the audit log
 // Every page is a function (root, params) → cleanup; the cleanup stops its
 // timers and players when the route or the language changes.
 
@@ -586,6 +589,7 @@ function recordingPage(el, { id }) {
 function showUser(user) {
   const menu = document.getElementById('user-menu');
   menu.hidden = !user || user.username === 'anonymous';
+  for (const link of document.querySelectorAll('[data-admin]')) link.hidden = !isAdmin(user);
   setText(document.getElementById('user-name'), user ? user.username : '');
 }
 
@@ -651,11 +655,155 @@ function setupPage(root) {
   });
 }
 
+// ---------------------------------------------------------------- administration
+
+const ROLES = ['system_admin', 'school_admin', 'resource_staff', 'reviewer', 'teacher', 'classroom_device', 'viewer'];
+const REVIEW_LEVELS = ['teaching_group', 'school', 'resource_center'];
+
+function isAdmin(user) {
+  return !!user && (user.roles || []).some(([role]) => role === 'system_admin' || role === 'school_admin');
+}
+
+function select(name, options, labelKey) {
+  const el = h('select', { name }, options.map(([value, text]) => h('option', { value }, text)));
+  return [el, h('label', { class: 'field' }, h('span', {}, t(labelKey)), el)];
+}
+
+function roleText(grant) {
+  const role = t(`role.${grant.role}`);
+  return grant.review_level ? `${role}（${t(`review_level.${grant.review_level}`)}）` : role;
+}
+
+function adminUsersPage(el) {
+  setTitle(t('admin.users'));
+  const tbody = h('tbody');
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const [username, usernameField] = formField('username', 'text', 'login.username', 'off');
+  const [displayName, displayField] = formField('display_name', 'text', 'admin.display_name', 'off');
+  displayName.required = false;
+  const [password, passwordField] = formField('password', 'password', 'login.password', 'new-password');
+  const [school, schoolField] = select('school_id', [], 'admin.school');
+  const [role, roleField] = select('role', ROLES.map((r) => [r, t(`role.${r}`)]), 'admin.role');
+  const [level, levelField] = select('review_level', REVIEW_LEVELS.map((l) => [l, t(`review_level.${l}`)]), 'admin.review_level');
+  levelField.hidden = true;
+  role.value = 'teacher';
+  role.addEventListener('change', () => { levelField.hidden = role.value !== 'reviewer'; });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('admin.create_user'));
+  const form = h('form', { class: 'admin-form' },
+    h('h2', {}, t('admin.create_user')), usernameField, displayField, passwordField, schoolField, roleField, levelField, error, submit);
+  let schools = new Map();
+
+  async function load() {
+    const [users, schoolList] = await Promise.all([api.users(), api.schools()]);
+    schools = new Map(schoolList.map((s) => [s.id, s.name]));
+    if (!school.options.length) {
+      school.replaceChildren(...schoolList.map((s) => h('option', { value: s.id }, s.name)));
+    }
+    tbody.replaceChildren(...users.map((u) => h('tr', { dataset: { userId: u.id } },
+      h('td', {}, u.username),
+      h('td', {}, u.display_name),
+      h('td', {}, u.school_id ? (schools.get(u.school_id) || '') : t('admin.whole_group')),
+      h('td', {}, u.roles.map(roleText).join('、')),
+      h('td', {}, u.disabled ? t('admin.disabled') : t('admin.active')),
+      h('td', {}, h('button', {
+        type: 'button', class: 'btn',
+        on: { click: async () => { await api.updateUser(u.id, { disabled: !u.disabled }); load(); } },
+      }, u.disabled ? t('admin.enable') : t('admin.disable'))),
+    )));
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    submit.disabled = true;
+    try {
+      const grant = { role: role.value };
+      if (role.value === 'reviewer') grant.review_level = level.value;
+      await api.createUser({
+        username: username.value.trim(),
+        display_name: displayName.value.trim(),
+        password: password.value,
+        school_id: school.value || null,
+        roles: [grant],
+      });
+      form.reset();
+      role.value = 'teacher';
+      levelField.hidden = true;
+      await load();
+    } catch (e) {
+      const fields = Object.values((e && e.fields) || {});
+      setText(error, [e.message, ...fields].join(' '));
+      error.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  replaceChildren(el, h('section', { class: 'admin' },
+    h('h1', {}, t('admin.users')),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table users-table' },
+      h('thead', {}, h('tr', {}, ...['login.username', 'admin.display_name', 'admin.school', 'admin.roles', 'admin.status', 'admin.actions']
+        .map((k) => h('th', { scope: 'col' }, t(k))))),
+      tbody)),
+    form));
+  load().catch((e) => messagePage(el, e.message));
+}
+
+function adminSchoolsPage(el) {
+  setTitle(t('admin.schools'));
+  const list = h('ul', { class: 'school-list' });
+  const [name, nameField] = formField('name', 'text', 'admin.school_name', 'off');
+  const [kind, kindField] = select('kind', ['campus', 'partner', 'group'].map((k) => [k, t(`school_kind.${k}`)]), 'admin.school_kind');
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const form = h('form', { class: 'admin-form' }, h('h2', {}, t('admin.create_school')), nameField, kindField, error,
+    h('button', { type: 'submit', class: 'btn btn-primary' }, t('admin.create_school')));
+  async function load() {
+    const schools = await api.schools();
+    list.replaceChildren(...schools.map((s) => h('li', {}, h('span', { class: 'school-name' }, s.name), ' · ', t(`school_kind.${s.kind}`))));
+  }
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    try {
+      await api.createSchool({ name: name.value, kind: kind.value });
+      form.reset();
+      await load();
+    } catch (e) {
+      setText(error, [e.message, ...Object.values(e.fields || {})].join(' '));
+      error.hidden = false;
+    }
+  });
+  replaceChildren(el, h('section', { class: 'admin' }, h('h1', {}, t('admin.schools')), list, form));
+  load().catch((e) => messagePage(el, e.message));
+}
+
+function adminAuditPage(el) {
+  setTitle(t('admin.audit'));
+  const tbody = h('tbody');
+  replaceChildren(el, h('section', { class: 'admin' }, h('h1', {}, t('admin.audit')),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table audit-table' },
+      h('thead', {}, h('tr', {}, ...['admin.when', 'admin.who', 'admin.from', 'admin.action', 'admin.target']
+        .map((k) => h('th', { scope: 'col' }, t(k))))),
+      tbody))));
+  api.audit().then((entries) => {
+    tbody.replaceChildren(...entries.map((e) => h('tr', {},
+      h('td', {}, formatDateTime(e.at)),
+      h('td', {}, e.actor_name || '—'),
+      h('td', {}, e.address || '—'),
+      h('td', {}, has(`audit.${e.action}`) ? t(`audit.${e.action}`) : e.action),
+      h('td', {}, [e.target_kind, e.target_id].filter(Boolean).join(' ')),
+    )));
+  }).catch((e) => messagePage(el, e.message));
+}
+
 // ---------------------------------------------------------------- router
 
 const ROUTES = [
   [/^\/login(\?.*)?$/, loginPage, 'login'],
   [/^\/setup(\?.*)?$/, setupPage, 'login'],
+  [/^\/admin\/users$/, adminUsersPage, 'admin'],
+  [/^\/admin\/schools$/, adminSchoolsPage, 'admin'],
+  [/^\/admin\/audit$/, adminAuditPage, 'admin'],
   [/^\/?$/, wallPage, 'live'],
   [/^\/watch\/([^/]+)$/, watchPage, 'live', 'id'],
   [/^\/recordings\/([^/]+)$/, recordingsPage, 'recordings', 'id'],

@@ -53,3 +53,53 @@ test('a school admin signs in, sees the wall, and signs out', { timeout: 60_000 
   assert.equal(after, 401, 'signed out on the server, not only in the page');
   await page.close();
 });
+
+test('an admin creates a school and a teacher, who then signs in; names stay text', { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('dialog', (dialog) => { errors.push(`dialog: ${dialog.message()}`); dialog.dismiss(); });
+  await page.goto(`${BASE}/#/login`);
+  await page.getByLabel('用户名').fill(USER);
+  await page.getByLabel('密码').fill(PASSWORD);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL((url) => !url.hash.startsWith('#/login'));
+
+  // A school whose name is markup: stored and shown verbatim, never run.
+  const schoolName = `<img src=x onerror=alert(1)>第${Date.now() % 1000}中学`;
+  await page.getByRole('link', { name: '学校' }).click();
+  await page.getByLabel('学校名称').fill(schoolName);
+  await page.getByRole('button', { name: '新建学校' }).click();
+  await page.locator('.school-name', { hasText: schoolName }).waitFor();
+  assert.equal(await page.locator('.school-list img').count(), 0, 'the name was not parsed as HTML');
+
+  await page.getByRole('link', { name: '用户' }).click();
+  const teacher = `wang${Date.now() % 100000}`;
+  await page.getByLabel('用户名').fill(teacher);
+  await page.getByLabel('姓名').fill('<b>王老师</b>');
+  await page.getByLabel('密码').fill('teacher-password-1');
+  await page.locator('select[name=school_id]').selectOption({ label: schoolName });
+  await page.locator('select[name=role]').selectOption('teacher');
+  await page.getByRole('button', { name: '新建用户' }).click();
+  const row = page.locator('.users-table tr', { hasText: teacher });
+  await row.waitFor();
+  assert.match(await row.innerText(), /<b>王老师<\/b>/);
+  assert.match(await row.innerText(), /教师/);
+  assert.equal(await row.locator('b').count(), 0);
+
+  // The audit log shows who did it.
+  await page.getByRole('link', { name: '审计日志' }).click();
+  await page.locator('.audit-table td', { hasText: '创建用户' }).first().waitFor();
+
+  await page.getByRole('button', { name: '退出登录' }).click();
+  await page.waitForURL(/#\/login/);
+  await page.getByLabel('用户名').fill(teacher);
+  await page.getByLabel('密码').fill('teacher-password-1');
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.locator('#user-name', { hasText: teacher }).waitFor();
+  // A teacher is no administrator: no admin links.
+  assert.equal(await page.getByRole('link', { name: '用户' }).isVisible(), false);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
