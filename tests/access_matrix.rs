@@ -113,6 +113,8 @@ fn matrix() -> Vec<Row> {
         row(M::GET, "/api/audit", ADMINS),
         row(M::GET, "/live/{id}/index.m3u8", SEE),
         row(M::GET, "/live/{id}/thumbnail.jpg", SEE),
+        row(M::GET, "/live/{id}/source/index.m3u8", SEE),
+        row(M::GET, "/vod/{id}/source/index.m3u8", RECORDING),
         row(M::GET, "/vod/{id}/index.m3u8", RECORDING),
         row(M::GET, "/api/openapi.json", &[]),
     ];
