@@ -11,12 +11,20 @@ free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.
 port=$(free_port SOCK_STREAM)
 srt_port=$(free_port SOCK_DGRAM)
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
+# A real OpenID Connect provider as the district's identity platform.
+idp_port=$(free_port SOCK_STREAM)
+(cd web && exec node tests/idp.mjs "$idp_port" "http://127.0.0.1:$port/api/sso/callback") > "$media/idp.log" 2>&1 &
+idp=$!
+CLASSCAST_SSO__ENABLED=true CLASSCAST_SSO__ISSUER="http://127.0.0.1:$idp_port" \
+CLASSCAST_SSO__CLIENT_ID=classcast CLASSCAST_SSO__CLIENT_SECRET=classcast-test-secret \
+CLASSCAST_SSO__REDIRECT_URL="http://127.0.0.1:$port/api/sso/callback" \
 CLASSCAST_HTTP__ADDR="127.0.0.1:$port" CLASSCAST_AUTH__ENABLED=true \
 CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
 CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
   ./target/debug/classcast serve > "$media/server.log" 2>&1 &
 server=$!
 cleanup() {
+  kill "$idp" 2>/dev/null || true
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   psql "postgres://classcast:classcast@127.0.0.1:5432/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true

@@ -40,6 +40,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub demo: DemoConfig,
     pub auth: AuthConfig,
+    pub sso: SsoConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +174,55 @@ impl Default for AuthConfig {
             max_failures_per_address: DEFAULT_MAX_FAILURES_PER_ADDRESS,
             failure_window_minutes: DEFAULT_FAILURE_WINDOW_MINUTES,
             playback_ttl_seconds: crate::auth::playback::DEFAULT_TTL_SECONDS,
+        }
+    }
+}
+
+/// Single sign-on with a unified identity platform (统一身份认证) over
+/// OpenID Connect. Users are created on first sign-in; their school and
+/// roles follow the platform's claims at every sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SsoConfig {
+    pub enabled: bool,
+    /// The label of the sign-in button.
+    pub display_name: String,
+    /// The platform's issuer URL (discovery at ISSUER/.well-known/openid-configuration).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Registered at the platform: this server's /api/sso/callback, as browsers reach it.
+    pub redirect_url: String,
+    /// Claim holding the school's code (matched against a school's external_id).
+    pub school_claim: String,
+    /// Claim holding the user's roles (a string or a list of strings).
+    pub roles_claim: String,
+    /// Platform role → classcast role (`teacher`, `school_admin`, `reviewer:school`, …).
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// Roles for a user whose claims map to none.
+    pub default_roles: Vec<String>,
+}
+
+impl Default for SsoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            display_name: "统一身份认证".into(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            redirect_url: "http://127.0.0.1:8080/api/sso/callback".into(),
+            school_claim: "school".into(),
+            roles_claim: "roles".into(),
+            role_map: [
+                ("teacher", "teacher"),
+                ("student", "viewer"),
+                ("parent", "viewer"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            default_roles: vec!["viewer".into()],
         }
     }
 }

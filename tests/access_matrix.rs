@@ -117,6 +117,7 @@ fn matrix() -> Vec<Row> {
         row(M::GET, "/vod/{id}/source/index.m3u8", RECORDING),
         row(M::GET, "/vod/{id}/index.m3u8", RECORDING),
         row(M::GET, "/api/openapi.json", &[]),
+        row(M::GET, "/api/sso", &[]),
     ];
     // Writes that change nothing when allowed (same values back), so every
     // person can try them in turn.
@@ -144,6 +145,9 @@ const USER_OR_ADMINS: &[&str] = &["system_admin", "admin_main", "viewer_main"];
 /// expected outcome for an allowed and a refused caller.
 const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/api/session"),
+    // The single-sign-on flow is public by nature (tests/… and web/tests/sso).
+    ("GET", "/api/sso/login"),
+    ("GET", "/api/sso/callback"),
     ("DELETE", "/api/session"),
     ("POST", "/api/setup"),
     ("POST", "/api/schools"),
@@ -378,7 +382,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
                 .await
                 .status()
                 .as_u16();
-            let public = row.template == "/api/openapi.json";
+            let public = matches!(row.template, "/api/openapi.json" | "/api/sso");
             let expected_ok = public || row.allowed.contains(person);
             let ok = if expected_ok {
                 (200..300).contains(&status)

@@ -6,6 +6,7 @@
 pub mod password;
 pub mod playback;
 pub mod policy;
+pub mod sso;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

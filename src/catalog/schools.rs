@@ -22,6 +22,8 @@ pub struct School {
     pub name: String,
     pub kind: SchoolKind,
     pub parent_id: Option<Uuid>,
+    /// The identity platform's code for this school (single sign-on).
+    pub external_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -32,6 +34,8 @@ pub struct NewSchool {
     #[serde(default = "default_kind")]
     pub kind: SchoolKind,
     pub parent_id: Option<Uuid>,
+    /// The identity platform's code for this school, if single sign-on is used.
+    pub external_id: Option<String>,
 }
 
 fn default_kind() -> SchoolKind {
@@ -49,12 +53,19 @@ pub async fn create(db: &PgPool, new: NewSchool) -> Result<School, CatalogError>
     validation.check(valid_name(&new.name), "name", "invalid_name");
     validation.finish()?;
     Ok(sqlx::query_as(
-        "INSERT INTO schools (id, name, kind, parent_id) VALUES ($1, $2, $3, $4) RETURNING *",
+        "INSERT INTO schools (id, name, kind, parent_id, external_id) VALUES ($1, $2, $3, $4, $5)
+         RETURNING *",
     )
     .bind(Uuid::new_v4())
     .bind(new.name.trim())
     .bind(new.kind)
     .bind(new.parent_id)
+    .bind(
+        new.external_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+    )
     .fetch_one(db)
     .await?)
 }
@@ -76,8 +87,19 @@ pub async fn default_school(db: &PgPool) -> Result<Uuid, CatalogError> {
             name: "本校 / Main school".into(),
             kind: SchoolKind::Campus,
             parent_id: None,
+            external_id: None,
         },
     )
     .await?;
     Ok(school.id)
+}
+
+/// The school an identity platform calls `code`.
+pub async fn by_external_id(db: &PgPool, code: &str) -> Result<Option<Uuid>, CatalogError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM schools WHERE external_id = $1")
+            .bind(code)
+            .fetch_optional(db)
+            .await?,
+    )
 }

@@ -304,6 +304,24 @@ pub async fn sign_in(
         }
     };
     users::clear_failures(&state.db, &user_key).await?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (cookie, view) = open_session(&state, user, address, user_agent, "password").await?;
+    let mut response = Json(view).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Starts a browser session for `user`: the row, the audit entry, and the
+/// `Set-Cookie` value to answer with.
+pub async fn open_session(
+    state: &AppState,
+    user: Uuid,
+    address: Option<IpAddr>,
+    user_agent: Option<&str>,
+    method: &str,
+) -> Result<(HeaderValue, SessionView), ApiError> {
     let secret = random_secret(32);
     let csrf = random_secret(24);
     let hours = state.config.auth.session_hours.max(1);
@@ -315,9 +333,7 @@ pub async fn sign_in(
             csrf_token: &csrf,
             expires_at: Utc::now() + Duration::hours(hours as i64),
             address,
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
+            user_agent,
         },
     )
     .await?;
@@ -331,10 +347,10 @@ pub async fn sign_in(
     };
     caller
         .audit(
-            &state,
+            state,
             "sign_in",
             Some(("user", user.to_string())),
-            serde_json::json!({}),
+            serde_json::json!({"method": method}),
         )
         .await;
     let secure = if state.config.auth.secure_cookies {
@@ -346,16 +362,14 @@ pub async fn sign_in(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         hours * 3600
     );
-    let mut response = Json(SessionView {
-        user: principal,
-        csrf_token: csrf,
-    })
-    .into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-    Ok(response)
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        cookie,
+        SessionView {
+            user: principal,
+            csrf_token: csrf,
+        },
+    ))
 }
 
 /// Signs out: the session ends on the server, not only in the browser.

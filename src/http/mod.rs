@@ -8,6 +8,7 @@ pub mod classrooms;
 pub mod error;
 pub mod media;
 pub mod recordings;
+pub mod sso;
 
 use std::sync::Arc;
 
@@ -78,6 +79,9 @@ pub struct AppState {
         classrooms::set_audiences,
         recordings::recording_playback,
         recordings::share_recording,
+        sso::sso_info,
+        sso::sso_login,
+        sso::sso_callback,
     )
 )]
 pub struct ApiDoc;
@@ -86,6 +90,7 @@ pub fn router(state: AppState) -> Router {
     let web_dir = state.config.http.web_dir.clone();
     let api = Router::new()
         .merge(auth::router())
+        .merge(sso::router())
         .merge(classrooms::router())
         .merge(recordings::router())
         .route("/api/openapi.json", get(openapi))

@@ -78,6 +78,7 @@ export const api = {
   recordings: (classroomId) =>
     request('GET', `/api/recordings?classroom_id=${encodeURIComponent(classroomId)}`),
   recording: (id) => request('GET', `/api/recordings/${encodeURIComponent(id)}`),
+  sso: () => request('GET', '/api/sso'),
   users: () => request('GET', '/api/users'),
   createUser: (user) => request('POST', '/api/users', user),
   updateUser: (id, change) => request('PATCH', `/api/users/${encodeURIComponent(id)}`, change),

@@ -631,14 +631,31 @@ function credentialsPage(root, { title, submitKey, hint, onSubmit }) {
 }
 
 function loginPage(root) {
+  const query = hashQuery();
   credentialsPage(root, {
     title: t('login.title'),
     submitKey: 'login.submit',
     onSubmit: async (username, password) => {
       showUser(await api.signIn(username, password));
-      location.hash = hashQuery().get('next') || '#/';
+      location.hash = query.get('next') || '#/';
     },
   });
+  const form = root.querySelector('form');
+  const ssoError = query.get('sso_error');
+  if (ssoError) {
+    const alert = form.querySelector('.form-error');
+    setText(alert, has(`sso_error.${ssoError}`) ? t(`sso_error.${ssoError}`) : t('sso_error.refused'));
+    alert.hidden = false;
+  }
+  // The district's unified identity platform, when configured.
+  api.sso().then((sso) => {
+    if (!sso.enabled) return;
+    const next = query.get('next') || '#/';
+    form.append(h('p', { class: 'sso' }, h('a', {
+      class: 'btn',
+      href: `/api/sso/login?next=${encodeURIComponent(next)}`,
+    }, t('login.sso', { name: sso.display_name }))));
+  }).catch(() => {});
 }
 
 function setupPage(root) {

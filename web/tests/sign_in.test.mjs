@@ -103,3 +103,52 @@ test('an admin creates a school and a teacher, who then signs in; names stay tex
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a teacher signs in through the unified identity platform (OpenID Connect)', { timeout: 60_000 }, async () => {
+  // The platform's school code must be known here: an admin registers it.
+  const admin = await fetch(`${BASE}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: USER, password: PASSWORD }),
+  });
+  const cookie = admin.headers.get('set-cookie').split(';')[0];
+  const { csrf_token: csrf } = await admin.json();
+  const created = await fetch(`${BASE}/api/schools`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf },
+    body: JSON.stringify({ name: '第一中学', external_id: 'SCH-001' }),
+  });
+  assert.equal(created.status, 201);
+  const school = await created.json();
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${BASE}/#/login`);
+  await page.getByRole('link', { name: '使用统一身份认证登录' }).click();
+  // The platform's own pages: sign in, then allow classcast.
+  await page.locator('input[name=login]').fill('zhang.san');
+  await page.locator('input[name=password]').fill('anything');
+  await page.locator('button[type=submit]').click();
+  await page.locator('button[type=submit]', { hasText: /continue/i }).click();
+  await page.waitForURL((url) => url.origin === BASE && !url.hash.startsWith('#/login'));
+  await page.locator('#user-name', { hasText: 'zhang.san' }).waitFor();
+
+  // Created on first sign-in with the school and role the claims say.
+  const users = await (await fetch(`${BASE}/api/users`, { headers: { cookie } })).json();
+  const zhang = users.find((u) => u.username === 'zhang.san');
+  assert.equal(zhang.school_id, school.id);
+  assert.deepEqual(zhang.roles.map((r) => r.role), ['teacher']);
+  assert.equal(zhang.display_name, '张三');
+  assert.equal(zhang.has_password, false);
+
+  // A school the platform knows but classcast does not: a clear refusal.
+  await context.clearCookies();
+  await page.goto(`${BASE}/#/login`);
+  await page.getByRole('link', { name: '使用统一身份认证登录' }).click();
+  await page.locator('input[name=login]').fill('li.si');
+  await page.locator('input[name=password]').fill('anything');
+  await page.locator('button[type=submit]').click();
+  await page.locator('button[type=submit]', { hasText: /continue/i }).click();
+  await page.getByRole('alert').filter({ hasText: '您所在的学校尚未在本系统登记' }).waitFor();
+  await context.close();
+});
