@@ -1,0 +1,47 @@
+//! No default password ever exists: a new server prints a one-time setup
+//! link, the first administrator is made with its code, and from then on
+//! the code opens nothing.
+
+mod common;
+
+use common::{ServerOptions, TestServer};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_setup_code_makes_one_admin_and_then_stops_working() {
+    let server = TestServer::start(ServerOptions {
+        auth: true,
+        ..Default::default()
+    })
+    .await;
+    // The usual guesses open nothing.
+    for (username, password) in [("admin", "admin"), ("admin", "123456"), ("root", "root")] {
+        let (status, _) = server
+            .post_json(
+                "/api/session",
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 401, "{username}/{password}");
+    }
+    let logs = server.logs();
+    let code = logs
+        .split("#/setup?code=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no setup link in the log:\n{logs}"))
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_')
+        .to_string();
+
+    let admin = json!({"code": "wrong", "username": "信息中心", "password": "a long passphrase"});
+    let (status, _) = server.post_json("/api/setup", admin).await;
+    assert_eq!(status, 403, "a wrong code");
+    let admin = json!({"code": code, "username": "信息中心", "password": "a long passphrase"});
+    let (status, user) = server.post_json("/api/setup", admin.clone()).await;
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["roles"][0]["role"], "system_admin");
+    let (status, _) = server.post_json("/api/setup", admin).await;
+    assert_eq!(status, 403, "the code works once");
+    let (cookie, csrf) = server.sign_in("信息中心", "a long passphrase").await;
+    assert!(cookie.starts_with("classcast_session=") && !csrf.is_empty());
+}
