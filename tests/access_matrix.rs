@@ -596,10 +596,34 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         "user_created",
         "token_created",
         "audiences_changed",
+        "recording_shared",
     ] {
         assert!(
             actions.contains(action),
             "{action} not audited: {actions:?}"
         );
     }
+    // Another school's admin reads only what their own people did.
+    let theirs: Value = request(
+        &server,
+        Method::GET,
+        "/api/audit",
+        tokens["admin_other"].as_deref(),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let names: BTreeSet<&str> = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["actor_name"].as_str())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.ends_with("_other")),
+        "admin_other sees other schools' entries: {names:?}"
+    );
+    assert!(names.contains("admin_other"), "{names:?}");
 }

@@ -156,17 +156,7 @@ pub async fn create(
     .bind(password_hash)
     .execute(&mut *tx)
     .await?;
-    for grant in &user.roles {
-        sqlx::query(
-            "INSERT INTO user_roles (user_id, role, review_level) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(grant.role)
-        .bind(grant.review_level)
-        .execute(&mut *tx)
-        .await?;
-    }
+    insert_roles(&mut tx, id, &user.roles).await?;
     tx.commit().await?;
     get(db, id).await
 }
@@ -211,6 +201,16 @@ pub async fn set_roles(db: &PgPool, id: Uuid, roles: &[RoleGrant]) -> Result<(),
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    insert_roles(&mut tx, id, roles).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_roles(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: Uuid,
+    roles: &[RoleGrant],
+) -> Result<(), CatalogError> {
     for grant in roles {
         sqlx::query(
             "INSERT INTO user_roles (user_id, role, review_level) VALUES ($1, $2, $3)
@@ -219,10 +219,9 @@ pub async fn set_roles(db: &PgPool, id: Uuid, roles: &[RoleGrant]) -> Result<(),
         .bind(id)
         .bind(grant.role)
         .bind(grant.review_level)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -544,13 +543,22 @@ pub async fn audit(db: &PgPool, entry: NewAuditEntry<'_>) -> Result<(), CatalogE
     Ok(())
 }
 
-pub async fn audit_log(db: &PgPool, limit: i64) -> Result<Vec<AuditEntry>, CatalogError> {
+/// The newest entries: all of them, or (for a school's admin) those whose
+/// actor belongs to `school`.
+pub async fn audit_log(
+    db: &PgPool,
+    school: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, CatalogError> {
     Ok(sqlx::query_as(
         "SELECT id, at, actor_id, actor_name, host(address) AS address, action, target_kind,
                 target_id, detail
-         FROM audit_log ORDER BY at DESC, id DESC LIMIT $1",
+         FROM audit_log
+         WHERE $2::uuid IS NULL OR actor_id IN (SELECT id FROM users WHERE school_id = $2)
+         ORDER BY at DESC, id DESC LIMIT $1",
     )
     .bind(limit)
+    .bind(school)
     .fetch_all(db)
     .await?)
 }

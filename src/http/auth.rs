@@ -721,7 +721,13 @@ pub async fn read_audit(
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     caller.require(policy::can_read_audit(&caller.principal))?;
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
-    Ok(Json(users::audit_log(&state.db, limit).await?))
+    // A school's admin reads what their own school's people did.
+    let school = if caller.principal.has(Role::SystemAdmin) {
+        None
+    } else {
+        Some(caller.principal.school_id.ok_or(ApiError::Forbidden)?)
+    };
+    Ok(Json(users::audit_log(&state.db, school, limit).await?))
 }
 
 // --- playback URLs -----------------------------------------------------------

@@ -177,13 +177,18 @@ pub fn with_token(playlist: &str, token: Option<&str>) -> String {
     out
 }
 
-fn live_output(state: &AppState, classroom: &str) -> Option<crate::hls::SharedOutput> {
-    let id = Uuid::parse_str(classroom).ok()?;
-    Some(state.live.room(id)?.output.borrow().clone())
-}
-
-fn live_scope(classroom: &str) -> Option<Scope> {
-    Uuid::parse_str(classroom).ok().map(Scope::Live)
+/// The classroom's live output, once the request may see it.
+async fn live_access(
+    state: &AppState,
+    classroom: &str,
+    token: Option<&str>,
+    caller: Option<Caller>,
+) -> Result<crate::hls::SharedOutput, Response> {
+    let id = Uuid::parse_str(classroom).map_err(|_| not_found())?;
+    authorize(state, Scope::Live(id), token, caller).await?;
+    let room = state.live.room(id).ok_or_else(not_found)?;
+    let output = room.output.borrow().clone();
+    Ok(output)
 }
 
 async fn live_master(
@@ -192,17 +197,16 @@ async fn live_master(
     Query(query): Query<TokenQuery>,
     caller: Option<Caller>,
 ) -> Response {
-    let Some(scope) = live_scope(&classroom) else {
-        return not_found();
+    let token = query.token.as_deref();
+    let output = match live_access(&state, &classroom, token, caller).await {
+        Ok(output) => output,
+        Err(refusal) => return refusal,
     };
-    if let Err(refusal) = authorize(&state, scope, query.token.as_deref(), caller).await {
-        return refusal;
-    }
-    match live_output(&state, &classroom).and_then(|o| o.master.clone()) {
+    match &output.master {
         Some(master) => body(
             PLAYLIST_TYPE,
             LIVE_PLAYLIST_CACHE,
-            with_token(&master, query.token.as_deref()),
+            with_token(master, token),
         ),
         None => not_found(),
     }
@@ -214,14 +218,13 @@ async fn live_thumbnail(
     Query(query): Query<TokenQuery>,
     caller: Option<Caller>,
 ) -> Response {
-    let Some(scope) = live_scope(&classroom) else {
-        return not_found();
+    let token = query.token.as_deref();
+    let output = match live_access(&state, &classroom, token, caller).await {
+        Ok(output) => output,
+        Err(refusal) => return refusal,
     };
-    if let Err(refusal) = authorize(&state, scope, query.token.as_deref(), caller).await {
-        return refusal;
-    }
-    match live_output(&state, &classroom).and_then(|o| o.thumbnail.clone()) {
-        Some(jpeg) => body("image/jpeg", LIVE_PLAYLIST_CACHE, jpeg),
+    match &output.thumbnail {
+        Some(jpeg) => body("image/jpeg", LIVE_PLAYLIST_CACHE, jpeg.clone()),
         None => not_found(),
     }
 }
@@ -234,14 +237,12 @@ async fn live_file(
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(scope) = live_scope(&classroom) else {
+    let Some(file) = parse_file(&file) else {
         return not_found();
     };
-    if let Err(refusal) = authorize(&state, scope, query.token.as_deref(), caller).await {
-        return refusal;
-    }
-    let (Some(output), Some(file)) = (live_output(&state, &classroom), parse_file(&file)) else {
-        return not_found();
+    let output = match live_access(&state, &classroom, query.token.as_deref(), caller).await {
+        Ok(output) => output,
+        Err(refusal) => return refusal,
     };
     let Some(view) = output.renditions.get(&rendition) else {
         return not_found();
