@@ -117,6 +117,7 @@ fn matrix() -> Vec<Row> {
         row(M::GET, "/vod/{id}/source/index.m3u8", RECORDING),
         row(M::GET, "/vod/{id}/index.m3u8", RECORDING),
         row(M::GET, "/api/openapi.json", &[]),
+        row(M::GET, "/metrics", &["system_admin"]),
         row(M::GET, "/api/sso", &[]),
     ];
     // Writes that change nothing when allowed (same values back), so every

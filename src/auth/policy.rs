@@ -105,6 +105,11 @@ pub fn can_manage_user(who: &Principal, school: Option<Uuid>, roles: &[Role]) ->
     }
 }
 
+/// Scraping /metrics: the group's operators.
+pub fn can_read_metrics(who: &Principal) -> bool {
+    who.is_system_admin()
+}
+
 /// Reading the audit log: administrators.
 pub fn can_read_audit(who: &Principal) -> bool {
     who.is_system_admin() || who.has(Role::SchoolAdmin)

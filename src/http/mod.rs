@@ -117,7 +117,19 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus scrapes with an API token of a system admin
+/// (`authorization: credentials` in its scrape config): classroom ids and
+/// audiences are not for everyone.
+async fn metrics(State(state): State<AppState>, caller: Option<auth::Caller>) -> Response {
+    if state.config.auth.enabled {
+        match caller {
+            None => return error::ApiError::Unauthorized.into_response(),
+            Some(c) if !crate::auth::policy::can_read_metrics(&c.principal) => {
+                return error::ApiError::Forbidden.into_response();
+            }
+            Some(_) => {}
+        }
+    }
     crate::metrics::record_process();
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
