@@ -313,6 +313,15 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     )
     .await;
     assert_eq!(response.status(), 200);
+    let unknown = request(
+        &server,
+        Method::PUT,
+        &format!("/api/classrooms/{id}/audiences"),
+        Some(&root),
+        Some(&json!([uuid::Uuid::new_v4()])),
+    )
+    .await;
+    assert_eq!(unknown.status(), 422, "an unknown school is a field error");
     // The test pattern goes live and records: a live stream and a recording to guard.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let recording = loop {

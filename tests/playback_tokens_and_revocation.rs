@@ -295,6 +295,27 @@ async fn playback_tokens_open_one_classroom_and_revocation_is_immediate() {
         "{body}"
     );
 
+    // And per address: many accounts tried from one place are refused too,
+    // even for a name never tried before (30 failures; the 5 above count).
+    for i in 0..25 {
+        let response = server
+            .client
+            .post(server.url("/api/session"))
+            .json(&json!({"username": format!("guess{i}"), "password": "wrong password!"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "attempt {i}");
+    }
+    let response = server
+        .client
+        .post(server.url("/api/session"))
+        .json(&json!({"username": "fresh.name", "password": "wrong password!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "the address is limited");
+
     // Path traversal on every file route: refused, nothing read. The
     // server log sits in the media directory's parent's reach.
     let recording = {

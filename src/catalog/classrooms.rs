@@ -261,6 +261,14 @@ pub async fn all_audiences(
 
 /// Replaces the partner schools invited to a classroom's lessons.
 pub async fn set_audiences(db: &PgPool, id: Uuid, schools: &[Uuid]) -> Result<(), CatalogError> {
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM schools WHERE id = ANY($1)")
+        .bind(schools)
+        .fetch_one(db)
+        .await?;
+    let distinct: std::collections::BTreeSet<&Uuid> = schools.iter().collect();
+    let mut v = Validation::default();
+    v.check(known == distinct.len() as i64, "schools", "unknown_school");
+    v.finish()?;
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM classroom_audiences WHERE classroom_id = $1")
         .bind(id)
