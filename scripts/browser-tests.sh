@@ -33,6 +33,12 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$media/server.log"; exit 1; }
+# First, as a newcomer: the setup link the server printed makes the first admin.
+setup_code=$(grep -o 'setup?code=[A-Za-z0-9_-]*' "$media/server.log" | head -1 | cut -d= -f2)
+[ -n "$setup_code" ] || { echo "the server printed no setup link"; cat "$media/server.log"; exit 1; }
+if ! (cd web && CLASSCAST_URL="http://127.0.0.1:$port" CLASSCAST_SETUP_CODE="$setup_code" node --test tests/setup.test.mjs); then
+  echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
+fi
 # Pages open signed in, with an admin made the way an IT office would:
 # classcast admin create, password on standard input.
 admin_password="browser-test-$(date +%s)-pw"

@@ -84,6 +84,7 @@ async fn five_second_camera_cut_is_one_recording_with_a_gap() {
     );
     let offset = gaps[0]["offset_ms"].as_i64().unwrap();
     let expected = cut_at.as_millis() as i64;
+    eprintln!("camera unplugged {expected} ms in; gap marked at {offset} ms, {gap} ms long");
     assert!(
         (offset - expected).abs() <= 2_000,
         "gap at {offset} ms, camera unplugged {expected} ms into the lesson"

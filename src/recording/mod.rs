@@ -40,8 +40,6 @@ pub enum RecorderMsg {
         data: Bytes,
         variant: Variant,
     },
-    GapStarted,
-    GapEnded,
     Finish {
         status: RecordingStatus,
         ended_at: DateTime<Utc>,
@@ -184,17 +182,6 @@ impl Recorder {
             } => {
                 self.segment(rendition, entry, data, variant).await?;
             }
-            RecorderMsg::GapStarted => {
-                let offset = self.duration();
-                self.gap_open_at = Some(offset);
-                catalog::gap_started(&self.db, self.id, offset.as_millis() as i64).await?;
-            }
-            RecorderMsg::GapEnded => {
-                if let Some(start) = self.gap_open_at.take() {
-                    let length = self.duration().saturating_sub(start);
-                    catalog::gap_ended(&self.db, self.id, length.as_millis() as i64).await?;
-                }
-            }
             RecorderMsg::Finish {
                 status,
                 ended_at,
@@ -250,6 +237,25 @@ impl Recorder {
         .await?;
         if !self.tracks.contains_key(&rendition) {
             self.order.push(rendition.clone());
+        }
+        // Gaps are read off the top rendition's segments: one starts with
+        // the first slate segment and ends with the camera's next one, so
+        // the camera's last pictures still in the ladder when it dropped
+        // count as lesson, not gap.
+        if self.order.first() == Some(&rendition) {
+            let offset = self.duration();
+            match (entry.slate, self.gap_open_at) {
+                (true, None) => {
+                    self.gap_open_at = Some(offset);
+                    catalog::gap_started(&self.db, self.id, offset.as_millis() as i64).await?;
+                }
+                (false, Some(start)) => {
+                    self.gap_open_at = None;
+                    let length = offset.saturating_sub(start);
+                    catalog::gap_ended(&self.db, self.id, length.as_millis() as i64).await?;
+                }
+                _ => {}
+            }
         }
         let (kind, target) = (self.kind, self.target);
         let track = self

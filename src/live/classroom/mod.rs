@@ -428,10 +428,8 @@ impl ClassroomTask {
         match &mut self.lesson {
             Some(lesson) => {
                 if lesson.lost_since.take().is_some() {
+                    // The recorder closes the gap at the camera's first segment.
                     info!(incarnation = id, "signal restored");
-                    if let Some(recorder) = &lesson.recorder {
-                        recorder.send(RecorderMsg::GapEnded);
-                    }
                 }
             }
             None => self.start_lesson().await,
@@ -558,10 +556,9 @@ impl ClassroomTask {
         }
         if let Some(lesson) = &mut self.lesson {
             if lesson.lost_since.is_none() {
+                // The recorder opens the gap at the slate's first segment,
+                // after the camera's last picture still in the ladder.
                 lesson.lost_since = Some(now);
-                if let Some(recorder) = &lesson.recorder {
-                    recorder.send(RecorderMsg::GapStarted);
-                }
             }
             if self.slate.is_none() {
                 // At the size of the camera's top rendition, which the
