@@ -70,8 +70,10 @@ export function createPlayer(video, url, { live, quality, onStatus = () => {} })
 
   function onQualityChange() {
     if (!hls) return;
-    // currentLevel switches at once (flushing the buffer); -1 returns to automatic choice.
-    hls.currentLevel = Number(quality.value);
+    // nextLevel switches at the next segment without flushing what is
+    // buffered, so the picture never stops (currentLevel would flush and
+    // rebuffer, a visible stall on a live stream); -1 returns to automatic.
+    hls.nextLevel = Number(quality.value);
   }
 
   function start() {

@@ -236,9 +236,16 @@ describe('classcast web UI', () => {
     assert.equal((await page.locator('h1').textContent()).trim(), DEMO_NAME);
     if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'ui-watch.png') });
 
-    // Choosing a rendition by hand keeps the picture going.
+    // Choosing a rendition by hand keeps the picture going: frames go on
+    // being decoded, within a segment or two, and keep advancing.
     const lowest = await page.locator('#quality option').last().getAttribute('value');
+    const before = (await playback(page)).frames;
     await page.selectOption('#quality', lowest);
+    await page.waitForFunction(
+      (n) => document.getElementById('player').getVideoPlaybackQuality().totalVideoFrames > n + 25,
+      before,
+      { timeout: 15_000, polling: 250 },
+    );
     await assertPlaying(page, { startTimeout: 15_000 });
   });
 
