@@ -50,6 +50,10 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Directory holding the built browser UI (`make web` fills it).
     pub web_dir: PathBuf,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. Behind one, set
+    /// its address here, or every user shares the proxy's address (sign-in
+    /// limits, audit log, viewer counts).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +113,7 @@ impl Default for HttpConfig {
             // The constant is a literal address; parsing it cannot fail.
             addr: DEFAULT_HTTP_ADDR.parse().expect("valid default address"),
             web_dir: DEFAULT_WEB_DIR.into(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

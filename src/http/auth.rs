@@ -75,11 +75,50 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-pub fn client_address(parts: &Parts) -> Option<IpAddr> {
-    parts
+/// The client's address: the peer, or behind a trusted reverse proxy the
+/// nearest address in `X-Forwarded-For` that is not a trusted proxy.
+/// (Entries further left are whatever the client claimed.)
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
+}
+
+pub fn client_address(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip());
+    client_ip(peer, &parts.headers, &state.config.http.trusted_proxies)
+}
+
+/// The client's address as an extractor (see `client_ip`).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts, state)))
+    }
 }
 
 /// The signed-in caller of a request.
@@ -138,7 +177,7 @@ impl Caller {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    let address = client_address(parts);
+    let address = client_address(parts, state);
     if !state.config.auth.enabled {
         return Ok(Some(Caller::open(address)));
     }
@@ -262,11 +301,10 @@ async fn check_rate(state: &AppState, keys: &[(String, i64)]) -> Result<(), ApiE
     responses((status = 200, body = SessionView), (status = 401), (status = 429)))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
-    let address = connection.map(|c| c.0.0.ip());
     let user_key = format!("user:{}", body.username.trim().to_lowercase());
     let address_key = address.map(|a| format!("addr:{a}"));
     let auth = &state.config.auth;
@@ -761,4 +799,26 @@ pub fn playback_url(
         path
     };
     PlaybackUrl { url, expires_at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwards() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let pupil: IpAddr = "192.0.2.7".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        // A client may send any X-Forwarded-For; only the proxy's addition counts.
+        headers.insert("x-forwarded-for", "203.0.113.9, 192.0.2.7".parse().unwrap());
+        assert_eq!(client_ip(Some(pupil), &headers, &[proxy]), Some(pupil));
+        assert_eq!(client_ip(Some(proxy), &headers, &[proxy]), Some(pupil));
+        assert_eq!(client_ip(Some(proxy), &headers, &[]), Some(proxy));
+        assert_eq!(
+            client_ip(Some(proxy), &HeaderMap::new(), &[proxy]),
+            Some(proxy)
+        );
+        assert_eq!(client_ip(None, &headers, &[proxy]), None);
+    }
 }

@@ -11,10 +11,9 @@
 
 use axum::Router;
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +21,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, ClientAddress};
 use crate::auth::playback::Scope;
 use crate::auth::policy;
 use crate::live::classroom::ClassroomCmd;
@@ -234,7 +233,7 @@ async fn live_file(
     Path((classroom, rendition, file)): Path<(String, String, String)>,
     Query(query): Query<TokenQuery>,
     caller: Option<Caller>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
     let Some(file) = parse_file(&file) else {
@@ -249,7 +248,6 @@ async fn live_file(
     };
     match file {
         MediaFile::Playlist => {
-            let address = connection.map(|Extension(ConnectInfo(a))| a.ip());
             note_viewer(&state, &classroom, address, &headers);
             body(
                 PLAYLIST_TYPE,

@@ -5,10 +5,8 @@
 //! sign-in. The sign-in in flight is kept in PostgreSQL, so any node can
 //! take the return.
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -149,11 +147,10 @@ pub struct CallbackQuery {
     responses((status = 303)))]
 pub async fn sso_callback(
     State(state): State<AppState>,
-    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    super::auth::ClientAddress(address): super::auth::ClientAddress,
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let address = connection.map(|c| c.0.0.ip());
     match finish(&state, query, address, &headers).await {
         Ok((cookie, next)) => {
             let mut response = Redirect::to(&next).into_response();
