@@ -141,12 +141,36 @@ fn matrix() -> Vec<Row> {
 /// change their own password.
 const USER_OR_ADMINS: &[&str] = &["system_admin", "admin_main", "viewer_main"];
 
+/// Sign-in routes, public by nature, whose behaviour their own tests check.
+const OTHER_TESTS: &[(&str, &str, &str)] = &[
+    (
+        "POST",
+        "/api/session",
+        "tests/playback_tokens_and_revocation.rs, web/tests/sign_in.test.mjs",
+    ),
+    ("DELETE", "/api/session", "web/tests/sign_in.test.mjs"),
+    (
+        "POST",
+        "/api/setup",
+        "tests/first_admin_is_made_once.rs, web/tests/setup.test.mjs",
+    ),
+    (
+        "GET",
+        "/api/sso/login",
+        "web/tests/sign_in.test.mjs (OpenID Connect)",
+    ),
+    (
+        "GET",
+        "/api/sso/callback",
+        "web/tests/sign_in.test.mjs (OpenID Connect)",
+    ),
+];
+
 /// Routes whose effect cannot be repeated per person (creating, deleting,
-/// rotating, signing in): the matrix checks them once, below, with the
-/// expected outcome for an allowed and a refused caller.
+/// rotating, signing in): checked once each, below, refused for the wrong
+/// people and then allowed, or in the tests `OTHER_TESTS` names.
 const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/api/session"),
-    // The single-sign-on flow is public by nature (tests/… and web/tests/sso).
     ("GET", "/api/sso/login"),
     ("GET", "/api/sso/callback"),
     ("DELETE", "/api/session"),
@@ -199,6 +223,56 @@ async fn request(
     request.send().await.unwrap()
 }
 
+/// One-off checks of routes with lasting effects; remembers which ran.
+struct OnceChecks<'a> {
+    server: &'a TestServer,
+    tokens: &'a BTreeMap<&'static str, Option<String>>,
+    checked: std::cell::RefCell<BTreeSet<(String, String)>>,
+}
+
+impl OnceChecks<'_> {
+    async fn status(&self, who: &str, method: Method, path: &str, body: Option<&Value>) -> u16 {
+        request(self.server, method, path, self.tokens[who].as_deref(), body)
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// `refused` get 401 (nobody) or 403; then `allowed` gets `expected`.
+    #[allow(clippy::too_many_arguments)]
+    async fn check(
+        &self,
+        method: Method,
+        template: &str,
+        path: &str,
+        body: Option<&Value>,
+        refused: &[&str],
+        allowed: &str,
+        expected: u16,
+    ) -> Value {
+        for who in refused {
+            let want = if *who == "anonymous" { 401 } else { 403 };
+            let got = self.status(who, method.clone(), path, body).await;
+            assert_eq!(got, want, "{method} {path} as {who}");
+        }
+        let response = request(
+            self.server,
+            method.clone(),
+            path,
+            self.tokens[allowed].as_deref(),
+            body,
+        )
+        .await;
+        let status = response.status().as_u16();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{method} {path} as {allowed}: {value}");
+        self.checked
+            .borrow_mut()
+            .insert((method.to_string(), template.to_string()));
+        value
+    }
+}
+
 async fn api_token(server: &TestServer, username: &str) -> String {
     let (cookie, csrf) = server.sign_in(username, PASSWORD).await;
     let response = server
@@ -217,6 +291,7 @@ async fn api_token(server: &TestServer, username: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_route_answers_every_role_as_the_rules_say() {
+    use Method as M;
     let server = TestServer::start(ServerOptions {
         auth: true,
         grace_seconds: Some(1),
@@ -423,155 +498,172 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         failures.join("\n")
     );
 
-    // Routes with lasting effects: refused for the wrong people, allowed once.
+    // Routes with lasting effects: refused for the wrong people, then
+    // allowed once. Each call records its route, so the list above cannot
+    // claim a check that is not made.
+    let once = OnceChecks {
+        server: &server,
+        tokens: &tokens,
+        checked: std::cell::RefCell::new(BTreeSet::new()),
+    };
     let main_school = &fixture.main_school;
-    let tries: Vec<(Method, String, Value, &str, &str)> = vec![
-        (
-            Method::POST,
-            "/api/schools".into(),
-            json!({"name": "新校区"}),
+    let school_of_main = json!({"name": "新校区"});
+    once.check(
+        M::POST,
+        "/api/schools",
+        "/api/schools",
+        Some(&school_of_main),
+        &["admin_main", "anonymous"],
+        "system_admin",
+        201,
+    )
+    .await;
+    let room = once
+        .check(
+            M::POST,
+            "/api/classrooms",
+            "/api/classrooms",
+            Some(&json!({"name": "新教室", "school_id": main_school})),
+            &["admin_other", "teacher_main"],
             "admin_main",
-            "system_admin",
-        ),
-        (
-            Method::POST,
-            "/api/classrooms".into(),
-            json!({"name": "新教室", "school_id": main_school}),
-            "admin_other",
+            201,
+        )
+        .await;
+    let room = room["id"].as_str().unwrap();
+    let rtmp = once
+        .check(
+            M::POST,
+            "/api/classrooms/{id}/sources",
+            &format!("/api/classrooms/{id}/sources"),
+            Some(&json!({"kind": "rtmp"})),
+            &["viewer_main", "admin_other"],
             "admin_main",
-        ),
-        (
-            Method::POST,
-            format!("/api/classrooms/{id}/sources"),
-            json!({"kind": "rtmp"}),
+            201,
+        )
+        .await;
+    let rtmp = rtmp["id"].as_str().unwrap();
+    once.check(
+        M::PUT,
+        "/api/classrooms/{id}/audiences",
+        &format!("/api/classrooms/{id}/audiences"),
+        Some(&json!([partner["id"]])),
+        &["admin_other", "device_partner"],
+        "admin_main",
+        200,
+    )
+    .await;
+    once.check(
+        M::POST,
+        "/api/classrooms/{id}/sources/{source_id}/rotate-key",
+        &format!("/api/classrooms/{id}/sources/{rtmp}/rotate-key"),
+        None,
+        &["viewer_main", "admin_other"],
+        "admin_main",
+        200,
+    )
+    .await;
+    let teacher = once
+        .check(M::POST, "/api/users", "/api/users",
+            Some(&json!({"username": "new_teacher", "password": PASSWORD, "school_id": main_school, "roles": [{"role": "teacher"}]})),
+            &["teacher_main", "admin_other"], "admin_main", 201)
+        .await;
+    // A school admin cannot mint a system admin; the group can.
+    once.check(M::POST, "/api/users", "/api/users",
+        Some(&json!({"username": "sneaky", "password": PASSWORD, "school_id": main_school, "roles": [{"role": "system_admin"}]})),
+        &["admin_main"], "system_admin", 201).await;
+    let token = once
+        .check(
+            M::POST,
+            "/api/tokens",
+            "/api/tokens",
+            Some(&json!({"name": "课表系统"})),
+            &["anonymous"],
             "viewer_main",
-            "admin_main",
-        ),
-        (
-            Method::PUT,
-            format!("/api/classrooms/{id}/audiences"),
-            json!([partner["id"]]),
-            "admin_other",
-            "admin_main",
-        ),
-        (
-            Method::POST,
-            "/api/users".into(),
-            json!({"username": "new_teacher", "password": PASSWORD, "school_id": main_school, "roles": [{"role": "teacher"}]}),
-            "teacher_main",
-            "admin_main",
-        ),
-        (
-            Method::POST,
-            "/api/users".into(),
-            json!({"username": "sneaky", "password": PASSWORD, "school_id": main_school, "roles": [{"role": "system_admin"}]}),
-            "admin_main",
-            "system_admin",
-        ),
-    ];
-    for (method, path, body, refused, allowed) in tries {
-        let status = request(
-            &server,
-            method.clone(),
-            &path,
-            tokens[refused].as_deref(),
-            Some(&body),
+            201,
         )
-        .await
-        .status();
-        assert_eq!(status, 403, "{method} {path} as {refused}");
-        let status = request(
-            &server,
-            method.clone(),
-            &path,
-            tokens[allowed].as_deref(),
-            Some(&body),
-        )
-        .await
-        .status();
-        assert!(
-            status.is_success(),
-            "{method} {path} as {allowed}: {status}"
-        );
-    }
-    let rotate = format!("/api/classrooms/{id}/sources/{}/rotate-key", fixture.source);
-    let status = request(
-        &server,
-        Method::POST,
-        &rotate,
-        tokens["viewer_main"].as_deref(),
+        .await;
+    once.check(
+        M::DELETE,
+        "/api/tokens/{id}",
+        &format!("/api/tokens/{}", token["id"].as_str().unwrap()),
         None,
+        &["teacher_main", "admin_other"],
+        "admin_main",
+        204,
     )
-    .await
-    .status();
-    assert_eq!(status, 403);
-    let delete = format!("/api/recordings/{}", fixture.recording);
-    let status = request(
-        &server,
-        Method::DELETE,
-        &delete,
-        tokens["viewer_partner"].as_deref(),
+    .await;
+    once.check(
+        M::DELETE,
+        "/api/users/{id}",
+        &format!("/api/users/{}", teacher["id"].as_str().unwrap()),
         None,
+        &["admin_other", "teacher_main"],
+        "admin_main",
+        204,
     )
-    .await
-    .status();
-    assert_eq!(status, 403);
+    .await;
+    once.check(
+        M::DELETE,
+        "/api/classrooms/{id}/sources/{source_id}",
+        &format!("/api/classrooms/{id}/sources/{rtmp}"),
+        None,
+        &["viewer_main", "admin_other"],
+        "admin_main",
+        204,
+    )
+    .await;
     // Sharing: not by a colleague, yes by the teacher; then the other
     // school's viewers see it.
-    let shares = format!("/api/recordings/{}/shares", fixture.recording);
-    let with_other = json!({"school_id": other["id"]});
-    let status = request(
-        &server,
-        Method::POST,
-        &shares,
-        tokens["reviewer_main"].as_deref(),
-        Some(&with_other),
-    )
-    .await
-    .status();
-    assert_eq!(status, 403);
     let recording_path = format!("/api/recordings/{}", fixture.recording);
-    let status = request(
-        &server,
-        Method::GET,
+    assert_eq!(
+        once.status("viewer_other", M::GET, &recording_path, None)
+            .await,
+        403
+    );
+    once.check(
+        M::POST,
+        "/api/recordings/{id}/shares",
+        &format!("{recording_path}/shares"),
+        Some(&json!({"school_id": other["id"]})),
+        &["reviewer_main", "viewer_other"],
+        "teacher_main",
+        204,
+    )
+    .await;
+    assert_eq!(
+        once.status("viewer_other", M::GET, &recording_path, None)
+            .await,
+        200
+    );
+    // Allowed to delete, but it is still being recorded: 409, not 403.
+    once.check(
+        M::DELETE,
+        "/api/recordings/{id}",
         &recording_path,
-        tokens["viewer_other"].as_deref(),
         None,
+        &["viewer_partner", "reviewer_main"],
+        "teacher_main",
+        409,
     )
-    .await
-    .status();
-    assert_eq!(status, 403);
-    let status = request(
-        &server,
-        Method::POST,
-        &shares,
-        tokens["teacher_main"].as_deref(),
-        Some(&with_other),
-    )
-    .await
-    .status();
-    assert_eq!(status, 204);
-    let status = request(
-        &server,
-        Method::GET,
-        &recording_path,
-        tokens["viewer_other"].as_deref(),
+    .await;
+    once.check(
+        M::DELETE,
+        "/api/classrooms/{id}",
+        &format!("/api/classrooms/{room}"),
         None,
+        &["admin_other", "viewer_main"],
+        "admin_main",
+        204,
     )
-    .await
-    .status();
-    assert_eq!(status, 200);
-    let delete = format!("/api/classrooms/{id}");
-    let status = request(
-        &server,
-        Method::DELETE,
-        &delete,
-        tokens["admin_other"].as_deref(),
-        None,
-    )
-    .await
-    .status();
-    assert_eq!(status, 403);
+    .await;
+    let checked = once.checked.into_inner();
+    for (method, path) in CHECKED_SEPARATELY {
+        let elsewhere = OTHER_TESTS.iter().any(|(m, p, _)| m == method && p == path);
+        assert!(
+            elsewhere || checked.contains(&(method.to_string(), path.to_string())),
+            "{method} {path} is listed as checked separately but is not"
+        );
+    }
 
     // Cookie sessions need the CSRF token on writes.
     let (cookie, csrf) = server.sign_in("admin_main", PASSWORD).await;
