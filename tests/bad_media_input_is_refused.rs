@@ -177,11 +177,7 @@ async fn bad_media_input_is_refused_and_harms_nobody() {
         4,
         true,
     );
-    let room: Value = server
-        .wait_for_classroom(&srt_room, Duration::from_secs(10), "live", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    let room: Value = server.wait_live(&srt_room).await;
     assert!(room["live"]["problem"].is_null(), "{room}");
     assert!(good.wait().unwrap().success());
     let health = server.get("/healthz").await;

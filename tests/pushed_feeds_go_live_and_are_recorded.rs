@@ -32,11 +32,7 @@ async fn lesson_over(protocol: &str) {
     let started = Instant::now();
     let mut publisher = ffmpeg_publish(&url, format, PUBLISHED_SECONDS, true);
 
-    let live = server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    let live = server.wait_live(&classroom).await;
     // Measured from starting ffmpeg, so it includes ffmpeg's start-up and
     // the protocol handshake: stricter than "3 s from the first frame".
     let went_live = started.elapsed();
@@ -52,13 +48,7 @@ async fn lesson_over(protocol: &str) {
 
     // Two renditions (source 360p passthrough would be the only rung at
     // 640x360 with the default 720/360 ladder): wait for segments, then check.
-    server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "segments", |c| {
-            c["live"]["renditions"]
-                .as_array()
-                .is_some_and(|r| !r.is_empty())
-        })
-        .await;
+    server.wait_segments(&classroom).await;
     let variants = check_hls(&server, &format!("/live/{classroom}/index.m3u8")).await;
     assert!(
         variants.iter().any(|v| v.contains("/source/")),

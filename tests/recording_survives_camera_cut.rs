@@ -25,11 +25,7 @@ async fn five_second_camera_cut_is_one_recording_with_a_gap() {
     let (classroom, _) = server
         .classroom_with_source("初一(2)班", json!({"kind": "rtsp", "url": camera.url()}))
         .await;
-    let live = server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    let live = server.wait_live(&classroom).await;
     let lesson_started = Instant::now();
     let recording_id = live["live"]["recording_id"].as_str().unwrap().to_string();
     let master = format!("/live/{classroom}/index.m3u8");

@@ -35,11 +35,7 @@ async fn sigkill_mid_lesson_loses_at_most_two_seconds() {
         .await;
     let url = server.rtmp_url(source["stream_key"].as_str().unwrap());
     let mut publisher = ffmpeg_publish(&url, "flv", 60, true);
-    let live = server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    let live = server.wait_live(&classroom).await;
     let recording_id = live["live"]["recording_id"].as_str().unwrap().to_string();
     // From the lesson's first keyframe (the server's clock, this machine's).
     let live_since: chrono::DateTime<chrono::Utc> = live["live"]["live_since"]
@@ -87,11 +83,7 @@ async fn sigkill_mid_lesson_loses_at_most_two_seconds() {
         .await;
     assert!(sessions[0]["ended_at"].is_string(), "{sessions}");
     let mut publisher = ffmpeg_publish(&url, "flv", 4, true);
-    let next = server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live again", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    let next = server.wait_live(&classroom).await;
     assert_ne!(next["live"]["recording_id"], recording_id);
     assert!(publisher.wait().unwrap().success());
 }

@@ -21,11 +21,7 @@ async fn rotating_the_key_cuts_off_the_old_publisher() {
         .await;
     let old_key = source["stream_key"].as_str().unwrap().to_string();
     let mut publisher = ffmpeg_publish(&server.rtmp_url(&old_key), "flv", 60, true);
-    server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    server.wait_live(&classroom).await;
 
     let sid = source["id"].as_str().unwrap();
     let (status, rotated) = server
@@ -60,10 +56,6 @@ async fn rotating_the_key_cuts_off_the_old_publisher() {
     let mut again = ffmpeg_publish(&server.rtmp_url(&old_key), "flv", 5, true);
     assert!(!again.wait().unwrap().success(), "the old key still works");
     let mut fresh = ffmpeg_publish(&server.rtmp_url(&new_key), "flv", 4, true);
-    server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live again", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    server.wait_live(&classroom).await;
     assert!(fresh.wait().unwrap().success());
 }

@@ -30,23 +30,13 @@ async fn camera_lesson(codecs: CameraCodecs, credentials: Option<(&str, &str)>) 
         .classroom_with_source(&format!("录播教室 {codecs:?}"), source)
         .await;
 
-    let live = server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "live", |c| {
-            c["live"]["state"] == "live"
-        })
-        .await;
+    let live = server.wait_live(&classroom).await;
     let went_live = Instant::now();
     let recording_id = live["live"]["recording_id"]
         .as_str()
         .expect("recording on by default")
         .to_string();
-    server
-        .wait_for_classroom(&classroom, Duration::from_secs(10), "segments", |c| {
-            c["live"]["renditions"]
-                .as_array()
-                .is_some_and(|r| !r.is_empty())
-        })
-        .await;
+    server.wait_segments(&classroom).await;
     let variants = check_hls(&server, &format!("/live/{classroom}/index.m3u8")).await;
     let master = server
         .get(&format!("/live/{classroom}/index.m3u8"))

@@ -300,6 +300,24 @@ impl TestServer {
             .await
     }
 
+    /// Until the classroom's lesson is live (camera delivering).
+    pub async fn wait_live(&self, id: &str) -> Value {
+        self.wait_for_classroom(id, Duration::from_secs(10), "live", |c| {
+            c["live"]["state"] == "live"
+        })
+        .await
+    }
+
+    /// Until the live classroom has HLS segments to serve.
+    pub async fn wait_segments(&self, id: &str) -> Value {
+        self.wait_for_classroom(id, Duration::from_secs(20), "segments", |c| {
+            c["live"]["renditions"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        })
+        .await
+    }
+
     pub async fn wait_for_recording(
         &self,
         id: &str,
