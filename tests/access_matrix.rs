@@ -368,6 +368,18 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     )
     .await;
     assert_eq!(response.status(), 200);
+    // Another school's user would see every recording made here: refused.
+    for outsider in ["viewer_other", "viewer_main"] {
+        let response = request(
+            &server,
+            Method::PATCH,
+            &format!("/api/classrooms/{id}"),
+            Some(&root),
+            Some(&json!({"teacher_id": users[outsider]["id"]})),
+        )
+        .await;
+        assert_eq!(response.status(), 422, "{outsider} as the teacher");
+    }
     let source = request(
         &server,
         Method::POST,

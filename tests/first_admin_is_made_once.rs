@@ -44,4 +44,33 @@ async fn the_setup_code_makes_one_admin_and_then_stops_working() {
     assert_eq!(status, 403, "the code works once");
     let (cookie, csrf) = server.sign_in("信息中心", "a long passphrase").await;
     assert!(cookie.starts_with("classcast_session=") && !csrf.is_empty());
+
+    // A session left open is not enough to change one's own password.
+    let me = user["id"].as_str().unwrap();
+    let change = |body: serde_json::Value| {
+        server
+            .client
+            .patch(server.url(&format!("/api/users/{me}")))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+    };
+    let status = change(json!({"password": "taken over 12345"}))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401, "no current password");
+    let status = change(json!({"password": "taken over 12345", "current_password": "guess"}))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401, "a wrong current password");
+    let status =
+        change(json!({"password": "a new passphrase", "current_password": "a long passphrase"}))
+            .await
+            .unwrap()
+            .status();
+    assert_eq!(status, 200);
+    server.sign_in("信息中心", "a new passphrase").await;
 }

@@ -179,8 +179,21 @@ pub async fn update(
         update.ladder_heights.as_deref(),
         update.grace_seconds.flatten(),
     );
-    validation.finish()?;
     let current = get(db, id).await?;
+    if let Some(Some(teacher)) = update.teacher_id {
+        // The teacher sees every recording made here: only a teacher of
+        // this classroom's own school.
+        let teaches_here: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM users u JOIN user_roles r ON r.user_id = u.id
+                            WHERE u.id = $1 AND u.school_id = $2 AND r.role = 'teacher')",
+        )
+        .bind(teacher)
+        .bind(current.school_id)
+        .fetch_one(db)
+        .await?;
+        validation.check(teaches_here, "teacher_id", "not_a_teacher_here");
+    }
+    validation.finish()?;
     Ok(sqlx::query_as(
         "UPDATE classrooms SET name = $2, recording_enabled = $3, recording_window_seconds = $4,
              ladder_heights = $5, grace_seconds = $6, teacher_id = $7, updated_at = now()

@@ -62,6 +62,30 @@ pub fn validate_roles(roles: &[RoleGrant], v: &mut Validation) {
     );
 }
 
+pub fn validate_password(password: &str, v: &mut Validation) {
+    v.check(
+        password.chars().count() >= crate::auth::password::MIN_LENGTH,
+        "password",
+        "password_too_short",
+    );
+    v.check(
+        password.len() <= crate::auth::password::MAX_LENGTH,
+        "password",
+        "too_long",
+    );
+}
+
+/// The roles of some grants, without their review levels.
+pub fn role_kinds(grants: &[RoleGrant]) -> Vec<Role> {
+    grants.iter().map(|g| g.role).collect()
+}
+
+impl User {
+    pub fn role_kinds(&self) -> Vec<Role> {
+        role_kinds(&self.roles)
+    }
+}
+
 pub fn validate_new(user: &NewUser) -> Result<(), CatalogError> {
     let mut v = Validation::default();
     v.check(
@@ -75,17 +99,7 @@ pub fn validate_new(user: &NewUser) -> Result<(), CatalogError> {
         "too_long",
     );
     if let Some(password) = &user.password {
-        let n = password.chars().count();
-        v.check(
-            n >= crate::auth::password::MIN_LENGTH,
-            "password",
-            "password_too_short",
-        );
-        v.check(
-            password.len() <= crate::auth::password::MAX_LENGTH,
-            "password",
-            "too_long",
-        );
+        validate_password(password, &mut v);
     }
     validate_roles(&user.roles, &mut v);
     v.check(

@@ -60,11 +60,11 @@ fn random_secret(bytes: usize) -> String {
 }
 
 /// Constant-time comparison for secrets the client echoes back.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -126,8 +126,9 @@ impl FromRequestParts<AppState> for ClientAddress {
 pub struct Caller {
     pub principal: Principal,
     pub address: Option<IpAddr>,
-    /// SHA-256 of the session cookie, when signed in by cookie.
-    session: Option<Vec<u8>>,
+    /// When signed in by cookie: the SHA-256 of the cookie and the
+    /// session's CSRF token.
+    session: Option<(Vec<u8>, String)>,
 }
 
 impl Caller {
@@ -223,7 +224,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>,
     Ok(Some(Caller {
         principal,
         address,
-        session: Some(hash),
+        session: Some((hash, csrf)),
     }))
 }
 
@@ -248,6 +249,33 @@ impl OptionalFromRequestParts<AppState> for Caller {
     }
 }
 
+/// An audit entry with nobody signed in (failed sign-ins); a failure to
+/// write it is logged, never fails the request.
+pub async fn audit_anonymous(
+    state: &AppState,
+    address: Option<IpAddr>,
+    action: &str,
+    detail: serde_json::Value,
+) {
+    let entry = NewAuditEntry {
+        actor: None,
+        address,
+        action,
+        target: None,
+        detail,
+    };
+    if let Err(e) = users::audit(&state.db, entry).await {
+        tracing::error!(action, "cannot write audit entry: {e}");
+    }
+}
+
+/// Argon2id takes ~20 ms of CPU: never on the async threads.
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 // --- sign-in ---------------------------------------------------------------
 
 #[derive(Deserialize, ToSchema)]
@@ -266,20 +294,10 @@ pub struct SessionView {
 /// Who is signed in, and the CSRF token for writes.
 #[utoipa::path(get, path = "/api/session", tag = "accounts",
     responses((status = 200, body = SessionView), (status = 401)))]
-pub async fn current_session(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<SessionView>, ApiError> {
-    let csrf = match &caller.session {
-        Some(hash) => users::session(&state.db, hash)
-            .await?
-            .map(|(_, csrf)| csrf)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
+pub async fn current_session(caller: Caller) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(SessionView {
+        csrf_token: caller.session.map(|(_, csrf)| csrf).unwrap_or_default(),
         user: caller.principal,
-        csrf_token: csrf,
     }))
 }
 
@@ -315,29 +333,29 @@ pub async fn sign_in(
     check_rate(&state, &keys).await?;
 
     let credentials = users::credentials(&state.db, &body.username).await?;
-    let stored = credentials
-        .as_ref()
-        .and_then(|c| c.password_hash.clone())
-        .unwrap_or_else(|| password::decoy().to_string());
+    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
     let attempt = body.password.clone();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&attempt, &stored))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The decoy's first use hashes too: all of it off the async threads.
+    let matches = tokio::task::spawn_blocking(move || {
+        password::verify(
+            &attempt,
+            stored.as_deref().unwrap_or_else(|| password::decoy()),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let user = match credentials {
         Some(c) if matches && c.password_hash.is_some() && !c.disabled => c.id,
         _ => {
             let failed: Vec<String> = keys.into_iter().map(|(k, _)| k).collect();
             users::record_failure(&state.db, &failed).await?;
-            let entry = NewAuditEntry {
-                actor: None,
+            audit_anonymous(
+                &state,
                 address,
-                action: "sign_in_failed",
-                target: None,
-                detail: serde_json::json!({"username": body.username}),
-            };
-            if let Err(e) = users::audit(&state.db, entry).await {
-                tracing::error!("cannot write audit entry: {e}");
-            }
+                "sign_in_failed",
+                serde_json::json!({"username": body.username}),
+            )
+            .await;
             return Err(ApiError::BadCredentials);
         }
     };
@@ -391,16 +409,7 @@ pub async fn open_session(
             serde_json::json!({"method": method}),
         )
         .await;
-    let secure = if state.config.auth.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        hours * 3600
-    );
-    let cookie = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cookie = session_cookie(state, &secret, hours * 3600)?;
     Ok((
         cookie,
         SessionView {
@@ -410,20 +419,32 @@ pub async fn open_session(
     ))
 }
 
+/// The session cookie, set (`max_age` > 0) or cleared.
+fn session_cookie(state: &AppState, value: &str, max_age: u64) -> Result<HeaderValue, ApiError> {
+    let secure = if state.config.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 /// Signs out: the session ends on the server, not only in the browser.
 #[utoipa::path(delete, path = "/api/session", tag = "accounts", responses((status = 204)))]
 pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    if let Some(hash) = &caller.session {
+    if let Some((hash, _)) = &caller.session {
         users::delete_session(&state.db, hash).await?;
     }
     caller
         .audit(&state, "sign_out", None, serde_json::json!({}))
         .await;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("classcast_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0)?);
     Ok(response)
 }
 
@@ -445,10 +466,8 @@ pub async fn setup_first_admin(
     State(state): State<AppState>,
     Json(body): Json<Setup>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let expected = users::shared_secret(&state.db, "setup_code").await?;
-    let expected = URL_SAFE_NO_PAD.encode(&expected[..12]);
-    if users::count(&state.db).await? > 0 || !same_secret(body.code.as_bytes(), expected.as_bytes())
-    {
+    let expected = setup_code(&state).await?.ok_or(ApiError::Forbidden)?;
+    if !same_secret(body.code.as_bytes(), expected.as_bytes()) {
         return Err(ApiError::Forbidden);
     }
     let user = create_account(
@@ -480,13 +499,10 @@ pub async fn setup_code(state: &AppState) -> Result<Option<String>, ApiError> {
 // --- users -----------------------------------------------------------------
 
 async fn create_account(state: &AppState, user: NewUser) -> Result<User, ApiError> {
+    // Refuse bad input before spending a hash on it (create checks again).
     users::validate_new(&user)?;
     let hash = match user.password.clone() {
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || password::hash(&p))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
+        Some(p) => Some(hash_password(p).await?),
         None => None,
     };
     Ok(users::create(&state.db, &user, hash).await?)
@@ -523,7 +539,7 @@ pub async fn create_user(
     caller: Caller,
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let roles: Vec<Role> = body.roles.iter().map(|g| g.role).collect();
+    let roles = users::role_kinds(&body.roles);
     caller.require(policy::can_manage_user(
         &caller.principal,
         body.school_id,
@@ -546,6 +562,9 @@ pub struct UserUpdate {
     pub roles: Option<Vec<RoleGrant>>,
     pub disabled: Option<bool>,
     pub password: Option<String>,
+    /// Required when users change their own password: a session left open
+    /// on a classroom computer must not be enough to take the account.
+    pub current_password: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "accounts", request_body = Object,
@@ -557,14 +576,44 @@ pub async fn update_user(
     Json(body): Json<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
     let user = users::get(&state.db, id).await?;
-    let current: Vec<Role> = user.roles.iter().map(|g| g.role).collect();
+    let administers =
+        policy::can_manage_user(&caller.principal, user.school_id, &user.role_kinds());
     let self_service =
         id == caller.principal.user_id && body.roles.is_none() && body.disabled.is_none();
-    caller.require(
-        self_service || policy::can_manage_user(&caller.principal, user.school_id, &current),
-    )?;
+    caller.require(self_service || administers)?;
+    // Everything is checked before anything is written.
+    let new_hash = match &body.password {
+        Some(new_password) => {
+            let mut v = crate::catalog::Validation::default();
+            users::validate_password(new_password, &mut v);
+            v.finish()?;
+            if id == caller.principal.user_id {
+                // Your own password, admins included: prove you know the
+                // current one. An account without one (single sign-on)
+                // gets none this way; an admin can set one.
+                let stored = users::credentials(&state.db, &user.username)
+                    .await?
+                    .and_then(|c| c.password_hash)
+                    .ok_or(ApiError::Forbidden)?;
+                let given = body.current_password.clone().unwrap_or_default();
+                let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                if !ok {
+                    return Err(ApiError::BadCredentials);
+                }
+            }
+            Some(hash_password(new_password.clone()).await?)
+        }
+        None => None,
+    };
     if let Some(roles) = &body.roles {
-        let wanted: Vec<Role> = roles.iter().map(|g| g.role).collect();
+        let mut v = crate::catalog::Validation::default();
+        users::validate_roles(roles, &mut v);
+        v.finish()?;
+    }
+    if let Some(roles) = &body.roles {
+        let wanted = users::role_kinds(roles);
         caller.require(policy::can_manage_user(
             &caller.principal,
             user.school_id,
@@ -595,22 +644,7 @@ pub async fn update_user(
             )
             .await;
     }
-    if let Some(new_password) = body.password {
-        let mut v = crate::catalog::Validation::default();
-        v.check(
-            new_password.chars().count() >= password::MIN_LENGTH,
-            "password",
-            "password_too_short",
-        );
-        v.check(
-            new_password.len() <= password::MAX_LENGTH,
-            "password",
-            "too_long",
-        );
-        v.finish()?;
-        let hash = tokio::task::spawn_blocking(move || password::hash(&new_password))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(hash) = new_hash {
         users::set_password(&state.db, id, &hash).await?;
         caller
             .audit(
@@ -632,7 +666,7 @@ pub async fn delete_user(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let user = users::get(&state.db, id).await?;
-    let roles: Vec<Role> = user.roles.iter().map(|g| g.role).collect();
+    let roles = user.role_kinds();
     caller.require(policy::can_manage_user(
         &caller.principal,
         user.school_id,
@@ -724,7 +758,7 @@ pub async fn revoke_token(
     let own = token.user_id == caller.principal.user_id;
     if !own {
         let owner = users::get(&state.db, token.user_id).await?;
-        let roles: Vec<Role> = owner.roles.iter().map(|g| g.role).collect();
+        let roles = owner.role_kinds();
         caller.require(policy::can_manage_user(
             &caller.principal,
             owner.school_id,

@@ -32,8 +32,25 @@ const INIT_TYPE: &str = "video/mp4";
 /// Live playlists change every segment; players must re-fetch them.
 const LIVE_PLAYLIST_CACHE: &str = "no-cache";
 /// Segments and inits never change once named: caches may keep them.
-const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
+/// Live segment and init names start again with every lesson, so a
+/// cached one must not outlive its place in the live window.
+const LIVE_FILE_CACHE: &str = "public, max-age=60";
+const LIVE_FILE_CACHE_SIGNED_IN: &str = "private, max-age=60";
+/// A recording's files never change once named.
+const VOD_FILE_CACHE: &str = "public, max-age=31536000, immutable";
+const VOD_FILE_CACHE_SIGNED_IN: &str = "private, max-age=31536000, immutable";
 const VOD_PLAYLIST_CACHE: &str = "public, max-age=2";
+const VOD_PLAYLIST_CACHE_SIGNED_IN: &str = "private, max-age=2";
+
+/// With sign-in required, a shared cache must not hand one viewer's media
+/// to another: only the browser keeps it.
+fn cache(state: &AppState, open: &'static str, signed_in: &'static str) -> &'static str {
+    if state.config.auth.enabled {
+        signed_in
+    } else {
+        open
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -255,10 +272,10 @@ async fn live_file(
                 with_token(&view.playlist, query.token.as_deref()),
             )
         }
-        MediaFile::Init(n) => serve_bytes(INIT_TYPE, view.inits.get(&n)),
+        MediaFile::Init(n) => serve_bytes(&state, INIT_TYPE, view.inits.get(&n)),
         MediaFile::Segment(n) => {
             metrics::counter!("classcast_segment_requests_total").increment(1);
-            serve_bytes(SEGMENT_TYPE, view.segments.get(&n))
+            serve_bytes(&state, SEGMENT_TYPE, view.segments.get(&n))
         }
     }
 }
@@ -280,9 +297,10 @@ fn note_viewer(state: &AppState, classroom: &str, address: Option<IpAddr>, heade
     let _ = room.tx.try_send(ClassroomCmd::ViewerSeen { viewer });
 }
 
-fn serve_bytes(content_type: &'static str, data: Option<&Bytes>) -> Response {
+fn serve_bytes(state: &AppState, content_type: &'static str, data: Option<&Bytes>) -> Response {
+    let cache = cache(state, LIVE_FILE_CACHE, LIVE_FILE_CACHE_SIGNED_IN);
     match data {
-        Some(data) => body(content_type, IMMUTABLE_CACHE, data.clone()),
+        Some(data) => body(content_type, cache, data.clone()),
         None => not_found(),
     }
 }
@@ -302,7 +320,7 @@ async fn vod_master(
     }
     let path =
         crate::recording::recording_dir(&state.config.recordings_dir(), id).join("index.m3u8");
-    serve_playlist(path, token).await
+    serve_playlist(&state, path, token).await
 }
 
 async fn vod_file(
@@ -324,17 +342,23 @@ async fn vod_file(
     let path = crate::recording::recording_dir(&state.config.recordings_dir(), id)
         .join(&rendition)
         .join(&file);
-    let (content_type, cache) = match kind {
-        MediaFile::Playlist => return serve_playlist(path, token).await,
-        MediaFile::Init(_) => (INIT_TYPE, IMMUTABLE_CACHE),
-        MediaFile::Segment(_) => (SEGMENT_TYPE, IMMUTABLE_CACHE),
+    let content_type = match kind {
+        MediaFile::Playlist => return serve_playlist(&state, path, token).await,
+        MediaFile::Init(_) => INIT_TYPE,
+        MediaFile::Segment(_) => SEGMENT_TYPE,
     };
+    let cache = cache(&state, VOD_FILE_CACHE, VOD_FILE_CACHE_SIGNED_IN);
     serve_file(path, content_type, cache).await
 }
 
-async fn serve_playlist(path: std::path::PathBuf, token: Option<&str>) -> Response {
+async fn serve_playlist(
+    state: &AppState,
+    path: std::path::PathBuf,
+    token: Option<&str>,
+) -> Response {
+    let cache = cache(state, VOD_PLAYLIST_CACHE, VOD_PLAYLIST_CACHE_SIGNED_IN);
     match tokio::fs::read_to_string(&path).await {
-        Ok(text) => body(PLAYLIST_TYPE, VOD_PLAYLIST_CACHE, with_token(&text, token)),
+        Ok(text) => body(PLAYLIST_TYPE, cache, with_token(&text, token)),
         Err(_) => not_found(),
     }
 }

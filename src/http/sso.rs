@@ -25,6 +25,8 @@ use super::error::{ApiError, Json, Query};
 use crate::auth::sso;
 use crate::catalog::{schools, users};
 
+const STATE_COOKIE: &str = "classcast_sso_state";
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/sso", get(sso_info))
@@ -131,7 +133,20 @@ pub async fn sso_login(
         &next,
     )
     .await?;
-    Ok(Redirect::to(url.as_str()).into_response())
+    // The state is also bound to this browser: a callback link made by
+    // someone else's sign-in (login CSRF) finds no matching cookie.
+    let mut response = Redirect::to(url.as_str()).into_response();
+    let cookie = format!(
+        "{STATE_COOKIE}={}; Path=/api/sso; HttpOnly; SameSite=Lax; Max-Age=600",
+        csrf.secret()
+    );
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie
+            .parse()
+            .map_err(|e| ApiError::Internal(format!("sso cookie: {e}")))?,
+    );
+    Ok(response)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -154,20 +169,24 @@ pub async fn sso_callback(
     match finish(&state, query, address, &headers).await {
         Ok((cookie, next)) => {
             let mut response = Redirect::to(&next).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            let headers = response.headers_mut();
+            headers.insert(header::SET_COOKIE, cookie);
+            headers.append(
+                header::SET_COOKIE,
+                axum::http::HeaderValue::from_static(
+                    "classcast_sso_state=; Path=/api/sso; HttpOnly; SameSite=Lax; Max-Age=0",
+                ),
+            );
             response
         }
         Err(code) => {
-            let entry = users::NewAuditEntry {
-                actor: None,
+            super::auth::audit_anonymous(
+                &state,
                 address,
-                action: "sign_in_failed",
-                target: None,
-                detail: serde_json::json!({"method": "sso", "reason": code}),
-            };
-            if let Err(e) = users::audit(&state.db, entry).await {
-                tracing::error!("cannot write audit entry: {e}");
-            }
+                "sign_in_failed",
+                serde_json::json!({"method": "sso", "reason": code}),
+            )
+            .await;
             (
                 StatusCode::SEE_OTHER,
                 [(header::LOCATION, format!("/#/login?sso_error={code}"))],
@@ -190,6 +209,11 @@ async fn finish(
     let (Some(code), Some(state_param)) = (query.code, query.state) else {
         return Err("bad_callback");
     };
+    let from_this_browser = super::auth::cookie(headers, STATE_COOKIE)
+        .is_some_and(|c| super::auth::same_secret(c.as_bytes(), state_param.as_bytes()));
+    if !from_this_browser {
+        return Err("wrong_browser");
+    }
     let Some((nonce, verifier, next)) = users::take_sso_login(&state.db, &state_param)
         .await
         .map_err(|_| "internal")?

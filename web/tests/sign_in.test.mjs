@@ -129,6 +129,16 @@ test('a teacher signs in through the unified identity platform (OpenID Connect)'
   await page.locator('input[name=login]').fill('zhang.san');
   await page.locator('input[name=password]').fill('anything');
   await page.locator('button[type=submit]').click();
+  // Someone else's browser given a callback for this sign-in (login CSRF)
+  // is refused: the pending sign-in is bound to the browser that began it.
+  const state = (await context.cookies(`${BASE}/api/sso/callback`)).find((c) => c.name === 'classcast_sso_state');
+  assert.ok(state, 'the sign-in in flight is bound to this browser by a cookie');
+  const victim = await browser.newContext();
+  const victimPage = await victim.newPage();
+  await victimPage.goto(`${BASE}/api/sso/callback?code=stolen&state=${encodeURIComponent(state.value)}`);
+  await victimPage.getByRole('alert').filter({ hasText: '请在发起登录的同一浏览器中完成' }).waitFor();
+  assert.equal(await victimPage.evaluate(async () => (await fetch('/api/session')).status), 401);
+  await victim.close();
   await page.locator('button[type=submit]', { hasText: /continue/i }).click();
   await page.waitForURL((url) => url.origin === BASE && !url.hash.startsWith('#/login'));
   await page.locator('#user-name', { hasText: 'zhang.san' }).waitFor();
