@@ -54,6 +54,12 @@ pub fn can_watch_live(who: &Principal, classroom: &ClassroomFacts) -> bool {
     who.in_school(classroom.school_id) || invited
 }
 
+/// Seeing a classroom at all (in lists, its page, its live sessions):
+/// those who may watch it and those who administer it.
+pub fn can_see_classroom(who: &Principal, classroom: &ClassroomFacts) -> bool {
+    can_watch_live(who, classroom) || can_manage_classroom(who, classroom)
+}
+
 /// Classroom settings, sources and stream keys.
 pub fn can_manage_classroom(who: &Principal, classroom: &ClassroomFacts) -> bool {
     who.administers(classroom.school_id)

@@ -164,21 +164,6 @@ pub async fn gaps(db: &PgPool, id: Uuid) -> Result<Vec<RecordingGap>, CatalogErr
     .await?)
 }
 
-pub async fn list(
-    db: &PgPool,
-    classroom_id: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Recording>, CatalogError> {
-    Ok(sqlx::query_as(
-        "SELECT * FROM recordings WHERE ($1::uuid IS NULL OR classroom_id = $1)
-         ORDER BY started_at DESC LIMIT $2",
-    )
-    .bind(classroom_id)
-    .bind(limit)
-    .fetch_all(db)
-    .await?)
-}
-
 /// Recordings left in 'recording' by a process that died.
 pub async fn unfinished(db: &PgPool) -> Result<Vec<Recording>, CatalogError> {
     Ok(
@@ -199,29 +184,75 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// A recording with what access decisions about it need, in one row.
+#[derive(sqlx::FromRow)]
+struct WithFacts {
+    #[sqlx(flatten)]
+    recording: Recording,
+    school_id: Uuid,
+    shared_users: Vec<Uuid>,
+    shared_schools: Vec<Uuid>,
+}
+
+impl WithFacts {
+    fn facts(&self) -> crate::auth::policy::RecordingFacts {
+        crate::auth::policy::RecordingFacts {
+            school_id: self.school_id,
+            teacher_id: self.recording.teacher_id,
+            shared_with_users: self.shared_users.clone(),
+            shared_with_schools: self.shared_schools.clone(),
+        }
+    }
+}
+
+const WITH_FACTS: &str = "SELECT r.*, c.school_id,
+        COALESCE(array_agg(s.user_id) FILTER (WHERE s.user_id IS NOT NULL), '{}') AS shared_users,
+        COALESCE(array_agg(s.school_id) FILTER (WHERE s.school_id IS NOT NULL), '{}') AS shared_schools
+     FROM recordings r
+     JOIN classrooms c ON c.id = r.classroom_id
+     LEFT JOIN recording_shares s ON s.recording_id = r.id";
+
 /// What access decisions about a recording need.
 pub async fn facts(
     db: &PgPool,
     id: Uuid,
 ) -> Result<crate::auth::policy::RecordingFacts, CatalogError> {
-    let (school_id, teacher_id): (Uuid, Option<Uuid>) = sqlx::query_as(
-        "SELECT c.school_id, r.teacher_id FROM recordings r
-         JOIN classrooms c ON c.id = r.classroom_id WHERE r.id = $1",
-    )
+    let row: WithFacts = sqlx::query_as(&format!(
+        "{WITH_FACTS} WHERE r.id = $1 GROUP BY r.id, c.school_id"
+    ))
     .bind(id)
     .fetch_one(db)
     .await?;
-    let shares: Vec<(Option<Uuid>, Option<Uuid>)> =
-        sqlx::query_as("SELECT user_id, school_id FROM recording_shares WHERE recording_id = $1")
-            .bind(id)
-            .fetch_all(db)
-            .await?;
-    Ok(crate::auth::policy::RecordingFacts {
-        school_id,
-        teacher_id,
-        shared_with_users: shares.iter().filter_map(|s| s.0).collect(),
-        shared_with_schools: shares.iter().filter_map(|s| s.1).collect(),
-    })
+    Ok(row.facts())
+}
+
+/// The newest recordings `visible` lets through, at most `limit`. They are
+/// filtered as they stream from the database, so the limit counts what the
+/// caller may see, not what exists.
+pub async fn list_visible(
+    db: &PgPool,
+    classroom_id: Option<Uuid>,
+    limit: i64,
+    visible: impl Fn(&crate::auth::policy::RecordingFacts) -> bool,
+) -> Result<Vec<Recording>, CatalogError> {
+    use futures::TryStreamExt;
+    let sql = format!(
+        "{WITH_FACTS} WHERE ($1::uuid IS NULL OR r.classroom_id = $1)
+         GROUP BY r.id, c.school_id ORDER BY r.started_at DESC"
+    );
+    let mut rows = sqlx::query_as::<_, WithFacts>(&sql)
+        .bind(classroom_id)
+        .fetch(db);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        if visible(&row.facts()) {
+            out.push(row.recording);
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Shares a recording with one person or everyone at a school.

@@ -66,20 +66,49 @@ pub async fn close_orphans(db: &PgPool, node: &str) -> Result<u64, CatalogError>
     Ok(closed.rows_affected())
 }
 
-pub async fn list(
+#[derive(sqlx::FromRow)]
+struct WithFacts {
+    #[sqlx(flatten)]
+    session: LiveSession,
+    school_id: Uuid,
+    audiences: Vec<Uuid>,
+}
+
+/// The newest sessions whose classroom `visible` lets through, at most
+/// `limit`, filtered as they stream so the limit counts visible ones.
+pub async fn list_visible(
     db: &PgPool,
     classroom_id: Option<Uuid>,
     only_open: bool,
     limit: i64,
+    visible: impl Fn(&crate::auth::policy::ClassroomFacts) -> bool,
 ) -> Result<Vec<LiveSession>, CatalogError> {
-    Ok(sqlx::query_as(
-        "SELECT * FROM live_sessions
-         WHERE ($1::uuid IS NULL OR classroom_id = $1) AND (NOT $2 OR ended_at IS NULL)
-         ORDER BY started_at DESC LIMIT $3",
+    use futures::TryStreamExt;
+    let mut rows = sqlx::query_as::<_, WithFacts>(
+        "SELECT ls.*, c.school_id,
+                COALESCE(array_agg(a.school_id) FILTER (WHERE a.school_id IS NOT NULL), '{}')
+                    AS audiences
+         FROM live_sessions ls
+         JOIN classrooms c ON c.id = ls.classroom_id
+         LEFT JOIN classroom_audiences a ON a.classroom_id = ls.classroom_id
+         WHERE ($1::uuid IS NULL OR ls.classroom_id = $1) AND (NOT $2 OR ls.ended_at IS NULL)
+         GROUP BY ls.id, c.school_id ORDER BY ls.started_at DESC",
     )
     .bind(classroom_id)
     .bind(only_open)
-    .bind(limit)
-    .fetch_all(db)
-    .await?)
+    .fetch(db);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let facts = crate::auth::policy::ClassroomFacts {
+            school_id: row.school_id,
+            audiences: row.audiences,
+        };
+        if visible(&facts) {
+            out.push(row.session);
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -112,8 +112,7 @@ async fn list_classrooms(
                     school_id: c.school_id,
                     audiences: audiences.remove(&c.id).unwrap_or_default(),
                 };
-                policy::can_watch_live(&caller.principal, &facts)
-                    || policy::can_manage_classroom(&caller.principal, &facts)
+                policy::can_see_classroom(&caller.principal, &facts)
             })
             .map(|c| view(&state, c))
             .collect(),
@@ -343,10 +342,7 @@ async fn live_playback(
 /// are 404 for everyone.
 async fn may_see(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
     let facts = classrooms::facts(&state.db, id).await?;
-    caller.require(
-        policy::can_watch_live(&caller.principal, &facts)
-            || policy::can_manage_classroom(&caller.principal, &facts),
-    )
+    caller.require(policy::can_see_classroom(&caller.principal, &facts))
 }
 
 /// Settings, sources and stream keys: the school's administrators.

@@ -145,10 +145,7 @@ async fn authorize(
     };
     let allowed = match scope {
         Scope::Live(id) => match crate::catalog::classrooms::facts(&state.db, id).await {
-            Ok(facts) => {
-                policy::can_watch_live(&caller.principal, &facts)
-                    || policy::can_manage_classroom(&caller.principal, &facts)
-            }
+            Ok(facts) => policy::can_see_classroom(&caller.principal, &facts),
             Err(_) => return Err(not_found()),
         },
         Scope::Recording(id) => match crate::catalog::recordings::facts(&state.db, id).await {

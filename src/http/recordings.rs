@@ -12,7 +12,6 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, Json, Path, Query};
 use crate::auth::policy;
-use crate::catalog::classrooms;
 use crate::catalog::recordings::{self, Recording, RecordingGap, RecordingStatus};
 use crate::catalog::sessions::{self, LiveSession};
 
@@ -64,14 +63,12 @@ async fn list_recordings(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Recording>>, ApiError> {
-    let mut visible = Vec::new();
-    for recording in recordings::list(&state.db, query.classroom_id, query.limit()).await? {
-        let facts = recordings::facts(&state.db, recording.id).await?;
-        if policy::can_view_recording(&caller.principal, &facts) {
-            visible.push(recording);
-        }
-    }
-    Ok(Json(visible))
+    Ok(Json(
+        recordings::list_visible(&state.db, query.classroom_id, query.limit(), |facts| {
+            policy::can_view_recording(&caller.principal, facts)
+        })
+        .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
@@ -129,16 +126,16 @@ async fn list_sessions(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<LiveSession>>, ApiError> {
-    let mut visible = Vec::new();
-    for session in sessions::list(&state.db, query.classroom_id, query.live, query.limit()).await? {
-        let facts = classrooms::facts(&state.db, session.classroom_id).await?;
-        if policy::can_watch_live(&caller.principal, &facts)
-            || policy::can_manage_classroom(&caller.principal, &facts)
-        {
-            visible.push(session);
-        }
-    }
-    Ok(Json(visible))
+    Ok(Json(
+        sessions::list_visible(
+            &state.db,
+            query.classroom_id,
+            query.live,
+            query.limit(),
+            |facts| policy::can_see_classroom(&caller.principal, facts),
+        )
+        .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/recordings/{id}/playback", params(("id" = Uuid, Path)),
