@@ -118,7 +118,7 @@ impl IngestPipeline {
             .map_err(|e| IngestError::Pipeline(e.to_string()))?;
         // Dynamic tails go into the head's bin: pads link only within one bin.
         let linker = Linker {
-            bin: bin.clone(),
+            bin: bin.downgrade(),
             incarnation,
             events: events.clone(),
         };
@@ -144,7 +144,7 @@ impl IngestPipeline {
                     let inner = linker.clone();
                     parsebin.connect_pad_added(move |_, pad| inner.link_or_report(pad));
                     linker
-                        .bin
+                        .bin()?
                         .add(&parsebin)
                         .map_err(|e| IngestError::Pipeline(e.to_string()))?;
                     parsebin
@@ -198,7 +198,10 @@ fn static_src(element: &gst::Element) -> Result<gst::Pad, IngestError> {
 /// Links parsed elementary-stream pads to the video/audio tails.
 #[derive(Clone)]
 struct Linker {
-    bin: gst::Bin,
+    /// Weak: the linker lives in pad-added handlers of elements inside
+    /// this bin, and a strong reference would keep every ingest graph
+    /// alive after it stops (one leaked pipeline per reconnect).
+    bin: gst::glib::WeakRef<gst::Bin>,
     incarnation: u64,
     events: mpsc::Sender<MediaMsg>,
 }
@@ -217,14 +220,21 @@ impl Linker {
         }
     }
 
+    fn bin(&self) -> Result<gst::Bin, IngestError> {
+        self.bin
+            .upgrade()
+            .ok_or_else(|| IngestError::Pipeline("the pipeline is gone".into()))
+    }
+
     fn link(&self, pad: &gst::Pad) -> Result<(), IngestError> {
+        let bin = self.bin()?;
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let name = caps
             .structure(0)
             .map(|s| s.name().to_string())
             .unwrap_or_default();
         let tail = if let Some(codec) = VideoCodec::from_caps_name(&name) {
-            if self.bin.by_name("video").is_some() {
+            if bin.by_name("video").is_some() {
                 None // a second video stream: keep the first
             } else {
                 Some(pipelines::fill(
@@ -232,7 +242,7 @@ impl Linker {
                     &[("parser", codec.parser()), ("codec", codec.caps_name())],
                 )?)
             }
-        } else if name.starts_with("audio/") && self.bin.by_name("audio").is_none() {
+        } else if name.starts_with("audio/") && bin.by_name("audio").is_none() {
             Some(pipelines::INGEST_AUDIO.to_string())
         } else {
             None
@@ -290,7 +300,7 @@ impl Linker {
         {
             sink.set_callbacks(audio_callbacks(self.incarnation, self.events.clone()));
         }
-        self.bin
+        self.bin()?
             .add(&bin)
             .map_err(|e| IngestError::Pipeline(e.to_string()))?;
         bin.sync_state_with_parent()
@@ -352,19 +362,23 @@ fn video_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app:
     gst_app::AppSinkCallbacks::builder()
         .new_sample(move |sink| {
             let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-            let mut format = None;
-            if let Some(caps) = sample.caps() {
-                if last_caps.as_ref().map(|c| c.as_ref()) != Some(caps) {
-                    format = video_format(caps);
-                    last_caps = Some(caps.to_owned());
-                }
-            }
+            let changed = sample
+                .caps()
+                .filter(|caps| last_caps.as_ref().map(|c| c.as_ref()) != Some(*caps))
+                .map(|caps| caps.to_owned());
+            let format = changed.as_deref().and_then(video_format);
             if let Some(frame) = frame_from(&sample) {
                 let msg = MediaMsg {
                     incarnation,
                     event: MediaEvent::Video { frame, format },
                 };
-                if events.try_send(msg).is_err() {
+                if events.try_send(msg).is_ok() {
+                    // Only once the format has reached the task: a dropped
+                    // frame must not take the news of new caps with it.
+                    if changed.is_some() {
+                        last_caps = changed;
+                    }
+                } else {
                     metrics::counter!("classcast_ingest_frames_dropped_total").increment(1);
                 }
             }

@@ -158,10 +158,7 @@ fn push(publishing: &Option<Publishing>, tag: bytes::Bytes) -> anyhow::Result<()
     let Some(publishing) = publishing else {
         return Ok(());
     };
-    publishing
-        .input
-        .push_buffer(gst::Buffer::from_slice(tag))
-        .map_err(|e| anyhow::anyhow!("feed closed by the server: {e:?}"))?;
+    super::push_bytes(&publishing.input, tag)?;
     Ok(())
 }
 

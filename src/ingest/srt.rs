@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use gstreamer as gst;
 use srt_tokio::SrtListener;
 use srt_tokio::access::{
     AccessControlList, ConnectionMode, RejectReason, ServerRejectReason, StandardAccessControlEntry,
@@ -87,8 +86,8 @@ pub async fn serve(listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, 
             };
             info!(%peer, %classroom, "srt publisher accepted");
             while let Some(Ok((_, bytes))) = socket.next().await {
-                if input.push_buffer(gst::Buffer::from_slice(bytes)).is_err() {
-                    info!(%peer, "srt feed closed by the server");
+                if let Err(e) = super::push_bytes(&input, bytes) {
+                    info!(%peer, "srt feed ended: {e}");
                     break;
                 }
             }
