@@ -66,7 +66,12 @@ request = function()
 end
 LUA
 
-rps() { wrk -t2 -c1000 -d"${seconds}s" -s "$work/hls.lua" "$1" | awk '/Requests\/sec/ {print $2}'; }
+# Every answer must be a 200: quick errors would flatter either side.
+rps() {
+  out=$(wrk -t2 -c1000 -d"${seconds}s" -s "$work/hls.lua" "$1")
+  if echo "$out" | grep -q "Non-2xx"; then echo "$out" >&2; echo "$1 refused requests" >&2; exit 1; fi
+  echo "$out" | awk '/Requests\/sec/ {print $2}'
+}
 echo "segment: $segment ($size bytes); playlist and segment alternate; wrk -t2 -c1000 -d${seconds}s"
 # Alternate so neither always runs in the quieter moment.
 ours1=$(rps "http://127.0.0.1:$http"); nginx1=$(rps "http://127.0.0.1:$nginx_port")

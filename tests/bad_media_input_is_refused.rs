@@ -8,9 +8,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ServerOptions, TestServer, ffmpeg_publish};
+use common::{ServerOptions, TestServer, ffmpeg_fails, ffmpeg_publish};
 use serde_json::{Value, json};
 
 const DEMO: &str = "00000000-0000-4000-8000-0000000000de";
@@ -52,28 +52,6 @@ fn garbage(len: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-fn ffmpeg_fails(mut publisher: std::process::Child, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = publisher.try_wait().unwrap() {
-            let mut stderr = String::new();
-            publisher
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            assert!(!status.success(), "{what}: ffmpeg was accepted");
-            return stderr;
-        }
-        if Instant::now() > deadline {
-            let _ = publisher.kill();
-            panic!("{what}: ffmpeg was neither refused nor stopped");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

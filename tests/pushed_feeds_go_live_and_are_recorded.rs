@@ -21,6 +21,14 @@ async fn lesson_over(protocol: &str) {
     let (classroom, source) = server
         .classroom_with_source(&format!("初二(3)班 {protocol}"), json!({"kind": protocol}))
         .await;
+    let ladder = server
+        .client
+        .patch(server.url(&format!("/api/classrooms/{classroom}")))
+        .json(&json!({"ladder_heights": [240]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ladder.status(), 200);
     let key = source["stream_key"]
         .as_str()
         .expect("pushed sources get a key");
@@ -46,13 +54,24 @@ async fn lesson_over(protocol: &str) {
         .expect("recording on by default")
         .to_string();
 
-    // Two renditions (source 360p passthrough would be the only rung at
-    // 640x360 with the default 720/360 ladder): wait for segments, then check.
-    server.wait_segments(&classroom).await;
+    // The camera's 360p H.264 passes through and a 240p rung is encoded
+    // (the ladder set below): both renditions play.
+    server
+        .wait_for_classroom(&classroom, Duration::from_secs(20), "two renditions", |c| {
+            c["live"]["renditions"]
+                .as_array()
+                .is_some_and(|r| r.len() == 2)
+        })
+        .await;
     let variants = check_hls(&server, &format!("/live/{classroom}/index.m3u8")).await;
+    assert_eq!(variants.len(), 2, "{variants:?}");
     assert!(
         variants.iter().any(|v| v.contains("/source/")),
         "camera H.264 passes through: {variants:?}"
+    );
+    assert!(
+        variants.iter().any(|v| v.contains("/240p/")),
+        "the ladder's 240p is transcoded: {variants:?}"
     );
 
     // Two players watching: the classroom and /metrics count them.

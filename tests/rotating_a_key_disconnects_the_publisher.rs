@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ServerOptions, TestServer, ffmpeg_publish};
+use common::{ServerOptions, TestServer, ffmpeg_fails, ffmpeg_publish};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,8 +53,14 @@ async fn rotating_the_key_cuts_off_the_old_publisher() {
         })
         .await;
     // The old key is refused; the new one is taken.
-    let mut again = ffmpeg_publish(&server.rtmp_url(&old_key), "flv", 5, true);
-    assert!(!again.wait().unwrap().success(), "the old key still works");
+    let stderr = ffmpeg_fails(
+        ffmpeg_publish(&server.rtmp_url(&old_key), "flv", 5, true),
+        "the old key",
+    );
+    assert!(
+        stderr.contains("unknown stream key"),
+        "refused for the key: {stderr}"
+    );
     let mut fresh = ffmpeg_publish(&server.rtmp_url(&new_key), "flv", 4, true);
     server.wait_live(&classroom).await;
     assert!(fresh.wait().unwrap().success());

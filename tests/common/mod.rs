@@ -393,6 +393,31 @@ pub fn ffmpeg_publish(url: &str, format: &str, seconds: u32, with_video: bool) -
         .expect("ffmpeg runs (make test installs it)")
 }
 
+/// Waits (up to 15 s) for a publisher the server should refuse; returns
+/// what ffmpeg said, so the test can check the reason.
+pub fn ffmpeg_fails(mut publisher: std::process::Child, what: &str) -> String {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = publisher.try_wait().unwrap() {
+            let mut stderr = String::new();
+            publisher
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            assert!(!status.success(), "{what}: ffmpeg was accepted");
+            return stderr;
+        }
+        if Instant::now() > deadline {
+            let _ = publisher.kill();
+            panic!("{what}: ffmpeg was neither refused nor stopped");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Duration in seconds of a playlist as ffprobe decodes it.
 pub fn ffprobe_duration(url: &str) -> f64 {
     let output = Command::new("ffprobe")
@@ -457,6 +482,14 @@ pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
                 "{dir}/{} does not decode: {errors}",
                 segment.uri
             );
+            // Viewers hear the lesson too: every segment carries sound
+            // (the camera's, transcoded to AAC, or silence).
+            let (audio, errors) = decode_audio(&file);
+            assert!(
+                audio > 0 && errors.is_empty(),
+                "{dir}/{} has no decodable audio: {errors}",
+                segment.uri
+            );
             total_frames += frames;
         }
         assert!(total_frames > 0);
@@ -473,12 +506,21 @@ async fn fetch(server: &TestServer, path: &str) -> Vec<u8> {
 
 /// Decodes an fMP4 (init + fragment) completely: (video frames, errors).
 pub fn decode_bytes(data: &[u8]) -> (u64, String) {
+    decode_stream(data, "0:v:0")
+}
+
+/// Decodes the audio of an fMP4 completely: (audio frames, errors).
+pub fn decode_audio(data: &[u8]) -> (u64, String) {
+    decode_stream(data, "0:a:0")
+}
+
+fn decode_stream(data: &[u8], stream: &str) -> (u64, String) {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), data).unwrap();
     let output = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-i"])
         .arg(file.path())
-        .args(["-map", "0:v:0", "-f", "framemd5", "-"])
+        .args(["-map", stream, "-f", "framemd5", "-"])
         .output()
         .expect("ffmpeg runs");
     let frames = String::from_utf8_lossy(&output.stdout)

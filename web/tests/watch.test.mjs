@@ -238,13 +238,18 @@ describe('classcast web UI', () => {
 
     // Choosing a rendition by hand keeps the picture going: frames go on
     // being decoded, within a segment or two, and keep advancing.
-    const lowest = await page.locator('#quality option').last().getAttribute('value');
+    const lowest = page.locator('#quality option').last();
+    const height = Number((await lowest.textContent()).match(/^(\d+)p/)[1]);
     const before = (await playback(page)).frames;
-    await page.selectOption('#quality', lowest);
+    await page.selectOption('#quality', await lowest.getAttribute('value'));
+    // The picture really is the chosen rendition, and it keeps going.
     await page.waitForFunction(
-      (n) => document.getElementById('player').getVideoPlaybackQuality().totalVideoFrames > n + 25,
-      before,
-      { timeout: 15_000, polling: 250 },
+      ([n, h]) => {
+        const video = document.getElementById('player');
+        return video.videoHeight === h && video.getVideoPlaybackQuality().totalVideoFrames > n + 25;
+      },
+      [before, height],
+      { timeout: 20_000, polling: 250 },
     );
     await assertPlaying(page, { startTimeout: 15_000 });
   });
