@@ -44,10 +44,6 @@ impl Viewers {
         self.last_seen.retain(|_, seen| now - *seen < timeout);
         self.last_seen.len()
     }
-
-    pub fn clear(&mut self) {
-        self.last_seen.clear();
-    }
 }
 
 #[cfg(test)]

@@ -117,6 +117,35 @@ pub fn valid_rendition(name: &str) -> bool {
             .is_some_and(|h| digits(h) && h.len() <= 4)
 }
 
+/// The signed-in caller, looked up only when the request carries no
+/// playback token: a token is checked by HMAC alone, and the UI's player,
+/// which also sends its session cookie, must not cost database queries on
+/// every segment.
+pub struct MediaCaller(Option<Caller>);
+
+impl axum::extract::FromRequestParts<AppState> for MediaCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let has_token = parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("token=")));
+        if has_token {
+            return Ok(MediaCaller(None));
+        }
+        <Caller as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        .map(MediaCaller)
+        .map_err(IntoResponse::into_response)
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
@@ -208,7 +237,7 @@ async fn live_master(
     State(state): State<AppState>,
     Path(classroom): Path<String>,
     Query(query): Query<TokenQuery>,
-    caller: Option<Caller>,
+    MediaCaller(caller): MediaCaller,
 ) -> Response {
     let token = query.token.as_deref();
     let output = match live_access(&state, &classroom, token, caller).await {
@@ -229,7 +258,7 @@ async fn live_thumbnail(
     State(state): State<AppState>,
     Path(classroom): Path<String>,
     Query(query): Query<TokenQuery>,
-    caller: Option<Caller>,
+    MediaCaller(caller): MediaCaller,
 ) -> Response {
     let token = query.token.as_deref();
     let output = match live_access(&state, &classroom, token, caller).await {
@@ -246,7 +275,7 @@ async fn live_file(
     State(state): State<AppState>,
     Path((classroom, rendition, file)): Path<(String, String, String)>,
     Query(query): Query<TokenQuery>,
-    caller: Option<Caller>,
+    MediaCaller(caller): MediaCaller,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
@@ -306,7 +335,7 @@ async fn vod_master(
     State(state): State<AppState>,
     Path(recording): Path<String>,
     Query(query): Query<TokenQuery>,
-    caller: Option<Caller>,
+    MediaCaller(caller): MediaCaller,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&recording) else {
         return not_found();
@@ -324,7 +353,7 @@ async fn vod_file(
     State(state): State<AppState>,
     Path((recording, rendition, file)): Path<(String, String, String)>,
     Query(query): Query<TokenQuery>,
-    caller: Option<Caller>,
+    MediaCaller(caller): MediaCaller,
 ) -> Response {
     let (Ok(id), Some(kind)) = (Uuid::parse_str(&recording), parse_file(&file)) else {
         return not_found();

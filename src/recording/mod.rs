@@ -35,6 +35,9 @@ pub enum RecorderMsg {
         data: Bytes,
     },
     Segment {
+        /// Place in the ladder (0 = top), so the recording's first track is
+        /// the top rendition whichever delivers first.
+        rank: usize,
         rendition: String,
         entry: SegmentEntry,
         data: Bytes,
@@ -95,8 +98,8 @@ struct Recorder {
     kind: PlaylistKind,
     target: Duration,
     tracks: BTreeMap<String, Track>,
-    /// Rendition order as first seen (the top rendition first).
-    order: Vec<String>,
+    /// Renditions in ladder order (rank, name): the first is the top.
+    order: Vec<(usize, String)>,
     gap_open_at: Option<Duration>,
 }
 
@@ -175,12 +178,13 @@ impl Recorder {
                 .await?;
             }
             RecorderMsg::Segment {
+                rank,
                 rendition,
                 entry,
                 data,
                 variant,
             } => {
-                self.segment(rendition, entry, data, variant).await?;
+                self.segment(rank, rendition, entry, data, variant).await?;
             }
             RecorderMsg::Finish {
                 status,
@@ -222,6 +226,7 @@ impl Recorder {
 
     async fn segment(
         &mut self,
+        rank: usize,
         rendition: String,
         entry: SegmentEntry,
         data: Bytes,
@@ -236,13 +241,14 @@ impl Recorder {
         })
         .await?;
         if !self.tracks.contains_key(&rendition) {
-            self.order.push(rendition.clone());
+            let at = self.order.partition_point(|(r, _)| *r <= rank);
+            self.order.insert(at, (rank, rendition.clone()));
         }
         // Gaps are read off the top rendition's segments: one starts with
         // the first slate segment and ends with the camera's next one, so
         // the camera's last pictures still in the ladder when it dropped
         // count as lesson, not gap.
-        if self.order.first() == Some(&rendition) {
+        if self.order.first().is_some_and(|(_, top)| *top == rendition) {
             let offset = self.duration();
             match (entry.slate, self.gap_open_at) {
                 (true, None) => {
@@ -285,7 +291,7 @@ impl Recorder {
     fn variants(&self) -> Vec<Variant> {
         self.order
             .iter()
-            .filter_map(|name| self.tracks.get(name))
+            .filter_map(|(_, name)| self.tracks.get(name))
             .map(|t| t.variant.clone())
             .collect()
     }
@@ -310,7 +316,7 @@ impl Recorder {
     fn duration(&self) -> Duration {
         self.order
             .first()
-            .and_then(|name| self.tracks.get(name))
+            .and_then(|(_, name)| self.tracks.get(name))
             .map_or(Duration::ZERO, |t| t.playlist.duration())
     }
 

@@ -249,8 +249,15 @@ describe('classcast web UI', () => {
         return video.videoHeight === h && video.getVideoPlaybackQuality().totalVideoFrames > n + 25;
       },
       [before, height],
-      { timeout: 20_000, polling: 250 },
-    );
+      // A busy machine (the whole suite) may take a few segments to switch.
+      { timeout: 45_000, polling: 250 },
+    ).catch(async (error) => {
+      const now = await page.evaluate(() => {
+        const v = document.getElementById('player');
+        return { height: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames, quality: document.getElementById('quality').value };
+      });
+      throw new Error(`switch to ${height}p: ${JSON.stringify(now)} from ${before} frames (${error.message})`);
+    });
     await assertPlaying(page, { startTimeout: 15_000 });
   });
 

@@ -5,6 +5,20 @@
 use super::*;
 
 impl ClassroomTask {
+    async fn pipeline_failed(&mut self, id: u64, error: &str, ladder: bool) {
+        warn!(incarnation = id, "pipeline error: {error}");
+        if self.camera.as_ref().is_some_and(|c| c.id == id) {
+            self.problem = Some(format!("source_failed: {error}"));
+            self.camera_lost("error", Instant::now()).await;
+        } else if self.slate.as_ref().is_some_and(|c| c.id == id) {
+            self.slate = None;
+        } else if ladder {
+            // A retiring incarnation's ingest is already gone and may still
+            // report; only its ladder failing ends the flush of its tail.
+            self.retiring.retain(|r| r.id != id);
+        }
+    }
+
     pub(super) async fn media(&mut self, msg: MediaMsg) {
         let id = msg.incarnation;
         match msg.event {
@@ -20,17 +34,8 @@ impl ClassroomTask {
                     inc.unsupported = Some(caps);
                 }
             }
-            MediaEvent::IngestError(e) | MediaEvent::LadderError(e) => {
-                warn!(incarnation = id, "pipeline error: {e}");
-                if self.camera.as_ref().is_some_and(|c| c.id == id) {
-                    self.problem = Some(format!("source_failed: {e}"));
-                    self.camera_lost("error", Instant::now()).await;
-                } else if self.slate.as_ref().is_some_and(|c| c.id == id) {
-                    self.slate = None;
-                } else {
-                    self.retiring.retain(|r| r.id != id);
-                }
-            }
+            MediaEvent::IngestError(e) => self.pipeline_failed(id, &e, false).await,
+            MediaEvent::LadderError(e) => self.pipeline_failed(id, &e, true).await,
             MediaEvent::IngestEos => {
                 if self.camera.as_ref().is_some_and(|c| c.id == id) {
                     self.camera_lost("source_ended", Instant::now()).await;

@@ -93,6 +93,7 @@ impl ClassroomTask {
         let variant = track.variant.clone();
         if let Some(recorder) = &lesson.recorder {
             recorder.send(RecorderMsg::Segment {
+                rank: rendition,
                 rendition: plan.name,
                 entry,
                 data,
