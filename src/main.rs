@@ -85,24 +85,25 @@ async fn main() -> anyhow::Result<()> {
             let config = classcast::config::Config::load(config.as_deref())?;
             let db = classcast::server::connect(&config).await?;
             sqlx::migrate!("./migrations").run(&db).await?;
-            let user = classcast::catalog::users::NewUser {
+            let user = classcast::catalog::accounts::users::NewUser {
                 school_id: None,
                 username,
                 display_name: String::new(),
                 password: Some(password.clone()),
-                roles: vec![classcast::catalog::users::RoleGrant {
+                roles: vec![classcast::auth::RoleGrant {
                     role: classcast::auth::Role::SystemAdmin,
                     review_level: None,
                 }],
             };
-            classcast::catalog::users::validate_new(&user).map_err(|e| anyhow::anyhow!("{e}"))?;
+            classcast::catalog::accounts::users::validate_new(&user)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let hash = classcast::auth::password::hash(&password);
-            let created = classcast::catalog::users::create(&db, &user, Some(hash))
+            let created = classcast::catalog::accounts::users::create(&db, &user, Some(hash))
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", user.username))?;
-            classcast::catalog::users::audit(
+            classcast::catalog::accounts::audit::audit(
                 &db,
-                classcast::catalog::users::NewAuditEntry {
+                classcast::catalog::accounts::audit::NewAuditEntry {
                     actor: None,
                     address: None,
                     action: "user_created",

@@ -65,7 +65,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(config.recordings_dir()).context("creating media directory")?;
 
     let node = node_name();
-    let closed = crate::catalog::sessions::close_orphans(&db, &node).await?;
+    let closed = crate::catalog::lessons::close_orphans(&db, &node).await?;
     let recovered =
         crate::recording::recover(&db, &config.recordings_dir(), config.segment_duration()).await?;
     if closed + recovered as u64 > 0 {
@@ -100,7 +100,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
 
     let playback = crate::auth::playback::PlaybackKey::new(
-        crate::catalog::users::shared_secret(&db, "playback_key").await?,
+        crate::catalog::accounts::secrets::shared_secret(&db, "playback_key").await?,
     );
     let state = AppState {
         db,
@@ -113,7 +113,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!(
             "auth.enabled is false: every classroom and recording is open to anyone who can reach this server"
         );
-    } else if let Some(code) = http::auth::setup_code(&state).await? {
+    } else if let Some(code) = http::users::setup_code(&state).await? {
         // No default password ever exists: the first admin is made with
         // this code (or `classcast admin create`), and then it stops working.
         info!(

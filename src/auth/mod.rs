@@ -1,7 +1,7 @@
 //! Accounts and access control: who is asking (`Principal`, from a session
 //! cookie or an API token), what they may do (`policy`, pure), passwords
 //! (`password`) and the signed playback tokens that open media to players
-//! (`playback`). HTTP wiring lives in `http::auth`; rows in `catalog::users`.
+//! (`playback`). HTTP wiring lives in `http`; rows in `catalog::accounts`.
 
 pub mod password;
 pub mod playback;
@@ -33,6 +33,14 @@ pub enum ReviewLevel {
     TeachingGroup,
     School,
     ResourceCenter,
+}
+
+/// One role a user holds, with its review level for reviewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct RoleGrant {
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_level: Option<ReviewLevel>,
 }
 
 /// Someone signed in, with what they are.

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::{ReviewLevel, Role};
-use crate::catalog::users::RoleGrant;
+use crate::auth::RoleGrant;
 use crate::config::SsoConfig;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,15 +1,15 @@
-//! The catalogue in PostgreSQL: schools, classrooms, their sources, live
-//! sessions and recordings. Plain async functions over a pool; no HTTP here.
+//! The catalogue in PostgreSQL: schools, classrooms, their sources, lessons
+//! (one row per time a classroom went live), recordings and accounts. Plain async functions over a pool; no HTTP here.
 //!
 //! Input validation that needs no database (names, URLs, ladders) lives next
 //! to the types in each submodule so the API and the CLI share it.
 
+pub mod accounts;
 pub mod classrooms;
+pub mod lessons;
 pub mod recordings;
 pub mod schools;
-pub mod sessions;
 pub mod sources;
-pub mod users;
 
 use std::collections::BTreeMap;
 

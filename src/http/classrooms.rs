@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, Json, Path};
+use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::classrooms::{self, Classroom, ClassroomUpdate, NewClassroom};
 use crate::catalog::schools::{self, NewSchool, School};
@@ -324,14 +324,14 @@ async fn set_audiences(
 /// A playback URL for players that cannot send the session cookie (a
 /// portal on another site, a native app, VLC).
 #[utoipa::path(get, path = "/api/classrooms/{id}/playback", params(("id" = Uuid, Path)),
-    responses((status = 200, body = super::auth::PlaybackUrl), (status = 403), (status = 404)))]
+    responses((status = 200, body = super::playback::PlaybackUrl), (status = 403), (status = 404)))]
 async fn live_playback(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<super::auth::PlaybackUrl>, ApiError> {
+) -> Result<Json<super::playback::PlaybackUrl>, ApiError> {
     may_see(&state, &caller, id).await?;
-    Ok(Json(super::auth::playback_url(
+    Ok(Json(super::playback::playback_url(
         &state,
         &caller,
         crate::auth::playback::Scope::Live(id),

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{Caller, ClientAddress};
+use super::extract::{Caller, ClientAddress};
 use crate::auth::playback::Scope;
 use crate::auth::policy;
 use crate::live::classroom::ClassroomCmd;

@@ -3,12 +3,17 @@
 //! merged here; every route sits under the one `api` or `media` branch so a
 //! single auth layer can wrap each later.
 
-pub mod auth;
+pub mod audit;
 pub mod classrooms;
 pub mod error;
+pub mod extract;
 pub mod media;
+pub mod playback;
 pub mod recordings;
+pub mod sessions;
 pub mod sso;
+pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -62,18 +67,18 @@ pub struct AppState {
         recordings::get_recording,
         recordings::delete_recording,
         recordings::list_sessions,
-        auth::current_session,
-        auth::sign_in,
-        auth::sign_out,
-        auth::setup_first_admin,
-        auth::list_users,
-        auth::create_user,
-        auth::update_user,
-        auth::delete_user,
-        auth::list_tokens,
-        auth::create_token,
-        auth::revoke_token,
-        auth::read_audit,
+        sessions::current_session,
+        sessions::sign_in,
+        sessions::sign_out,
+        users::setup_first_admin,
+        users::list_users,
+        users::create_user,
+        users::update_user,
+        users::delete_user,
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::revoke_token,
+        audit::read_audit,
         classrooms::live_playback,
         classrooms::get_audiences,
         classrooms::set_audiences,
@@ -89,7 +94,10 @@ pub struct ApiDoc;
 pub fn router(state: AppState) -> Router {
     let web_dir = state.config.http.web_dir.clone();
     let api = Router::new()
-        .merge(auth::router())
+        .merge(sessions::router())
+        .merge(users::router())
+        .merge(tokens::router())
+        .merge(audit::router())
         .merge(sso::router())
         .merge(classrooms::router())
         .merge(recordings::router())
@@ -120,7 +128,7 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 /// Prometheus scrapes with an API token of a system admin
 /// (`authorization: credentials` in its scrape config): classroom ids and
 /// audiences are not for everyone.
-async fn metrics(State(state): State<AppState>, caller: Option<auth::Caller>) -> Response {
+async fn metrics(State(state): State<AppState>, caller: Option<extract::Caller>) -> Response {
     if state.config.auth.enabled {
         match caller {
             None => return error::ApiError::Unauthorized.into_response(),

@@ -9,11 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, Json, Path, Query};
+use super::extract::Caller;
 use crate::auth::policy;
+use crate::catalog::lessons::{self, LiveSession};
 use crate::catalog::recordings::{self, Recording, RecordingGap, RecordingStatus};
-use crate::catalog::sessions::{self, LiveSession};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -127,7 +127,7 @@ async fn list_sessions(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<LiveSession>>, ApiError> {
     Ok(Json(
-        sessions::list_visible(
+        lessons::list_visible(
             &state.db,
             query.classroom_id,
             query.live,
@@ -139,15 +139,15 @@ async fn list_sessions(
 }
 
 #[utoipa::path(get, path = "/api/recordings/{id}/playback", params(("id" = Uuid, Path)),
-    responses((status = 200, body = super::auth::PlaybackUrl), (status = 403), (status = 404)))]
+    responses((status = 200, body = super::playback::PlaybackUrl), (status = 403), (status = 404)))]
 async fn recording_playback(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<super::auth::PlaybackUrl>, ApiError> {
+) -> Result<Json<super::playback::PlaybackUrl>, ApiError> {
     let facts = recordings::facts(&state.db, id).await?;
     caller.require(policy::can_view_recording(&caller.principal, &facts))?;
-    Ok(Json(super::auth::playback_url(
+    Ok(Json(super::playback::playback_url(
         &state,
         &caller,
         crate::auth::playback::Scope::Recording(id),

@@ -23,7 +23,8 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, Json, Query};
 use crate::auth::sso;
-use crate::catalog::{schools, users};
+use crate::catalog::accounts::sso as accounts;
+use crate::catalog::schools;
 
 const STATE_COOKIE: &str = "classcast_sso_state";
 
@@ -125,7 +126,7 @@ pub async fn sso_login(
         .next
         .filter(|n| n.starts_with("#/"))
         .map_or_else(|| "/#/".to_string(), |n| format!("/{n}"));
-    users::start_sso_login(
+    accounts::start_sso_login(
         &state.db,
         csrf.secret(),
         nonce.secret(),
@@ -162,7 +163,7 @@ pub struct CallbackQuery {
     responses((status = 303)))]
 pub async fn sso_callback(
     State(state): State<AppState>,
-    super::auth::ClientAddress(address): super::auth::ClientAddress,
+    super::extract::ClientAddress(address): super::extract::ClientAddress,
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
@@ -180,7 +181,7 @@ pub async fn sso_callback(
             response
         }
         Err(code) => {
-            super::auth::audit_anonymous(
+            super::extract::audit_anonymous(
                 &state,
                 address,
                 "sign_in_failed",
@@ -209,12 +210,12 @@ async fn finish(
     let (Some(code), Some(state_param)) = (query.code, query.state) else {
         return Err("bad_callback");
     };
-    let from_this_browser = super::auth::cookie(headers, STATE_COOKIE)
-        .is_some_and(|c| super::auth::same_secret(c.as_bytes(), state_param.as_bytes()));
+    let from_this_browser = super::extract::cookie(headers, STATE_COOKIE)
+        .is_some_and(|c| super::extract::same_secret(c.as_bytes(), state_param.as_bytes()));
     if !from_this_browser {
         return Err("wrong_browser");
     }
-    let Some((nonce, verifier, next)) = users::take_sso_login(&state.db, &state_param)
+    let Some((nonce, verifier, next)) = accounts::take_sso_login(&state.db, &state_param)
         .await
         .map_err(|_| "internal")?
     else {
@@ -270,7 +271,7 @@ async fn finish(
         ),
         None => None,
     };
-    let user = users::sso_user(&state.db, &who, school)
+    let user = accounts::sso_user(&state.db, &who, school)
         .await
         .map_err(|e| {
             tracing::warn!("sso user {}: {e}", who.username);
@@ -280,7 +281,7 @@ async fn finish(
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let (cookie, _) = super::auth::open_session(state, user, address, user_agent, "sso")
+    let (cookie, _) = super::sessions::open_session(state, user, address, user_agent, "sso")
         .await
         .map_err(|_| "internal")?;
     Ok((cookie, next))

@@ -441,7 +441,7 @@ impl ClassroomTask {
         let started_at = Utc::now();
         let source_id = self.camera.as_ref().and_then(|c| c.source_id);
         let db = &self.ctx.db;
-        let session = match crate::catalog::sessions::start(
+        let session = match crate::catalog::lessons::start(
             db,
             self.classroom.id,
             source_id,
@@ -664,7 +664,7 @@ impl ClassroomTask {
                 .await;
         }
         if let Err(e) =
-            crate::catalog::sessions::end(&self.ctx.db, lesson.session_id, ended_at, reason).await
+            crate::catalog::lessons::end(&self.ctx.db, lesson.session_id, ended_at, reason).await
         {
             warn!("cannot close the live session: {e}");
         }

@@ -1,4 +1,5 @@
-//! Live sessions: one row per lesson as it went live.
+//! Lessons: one `live_sessions` row per time a classroom went live (the API
+//! lists them as `/api/sessions`). "Session" elsewhere means a sign-in.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
