@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use classcast::transcode::plan::{self, RenditionKind, VideoCodec, VideoFormat};
+use classcast::media::format::{VideoCodec, VideoFormat};
+use classcast::transcode::plan::{self, RenditionKind};
 use classcast::transcode::{LadderSettings, describe};
 use gstreamer as gst;
 use gstreamer::prelude::*;

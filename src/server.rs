@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::catalog::ledger::Ledger;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::live::{Live, LiveContext};
@@ -65,9 +66,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(config.recordings_dir()).context("creating media directory")?;
 
     let node = node_name();
+    let recovered = crate::recording::recover(
+        &db,
+        &config.recordings_dir(),
+        config.segment_duration(),
+        &node,
+    )
+    .await?;
     let closed = crate::catalog::lessons::close_orphans(&db, &node).await?;
-    let recovered =
-        crate::recording::recover(&db, &config.recordings_dir(), config.segment_duration()).await?;
     if closed + recovered as u64 > 0 {
         info!(closed, recovered, "cleaned up after an unclean stop");
     }
@@ -85,19 +91,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http_listener = TcpListener::bind(config.http.addr)
         .await
         .with_context(|| format!("binding HTTP {}", config.http.addr))?;
-    let live = Live::start(LiveContext {
-        db: db.clone(),
-        config: config.clone(),
-        node,
-    })
+    let (gate, publish_requests) = crate::ingest::gate::channel();
+    let live = Live::start(
+        LiveContext {
+            db: db.clone(),
+            config: config.clone(),
+            node,
+            ledger: Ledger::start(db.clone()),
+        },
+        publish_requests,
+    )
     .await?;
 
-    tokio::spawn(crate::ingest::rtmp::serve(rtmp, live.clone()));
-    tokio::spawn(crate::ingest::srt::serve(
-        srt_listener,
-        srt_incoming,
-        live.clone(),
-    ));
+    tokio::spawn(crate::ingest::rtmp::serve(rtmp, gate.clone()));
+    tokio::spawn(crate::ingest::srt::serve(srt_listener, srt_incoming, gate));
 
     let playback = crate::auth::playback::PlaybackKey::new(
         crate::catalog::accounts::secrets::shared_secret(&db, "playback_key").await?,

@@ -13,7 +13,7 @@ const LADDER_MIN_HEIGHT: i32 = 144;
 const LADDER_MAX_HEIGHT: i32 = 2160;
 const LADDER_MAX_RUNGS: usize = 4;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Classroom {
     pub id: Uuid,
     pub school_id: Uuid,

@@ -20,41 +20,6 @@ pub struct LiveSession {
     pub end_reason: Option<String>,
 }
 
-pub async fn start(
-    db: &PgPool,
-    classroom_id: Uuid,
-    source_id: Option<Uuid>,
-    started_at: DateTime<Utc>,
-    node: &str,
-) -> Result<LiveSession, CatalogError> {
-    Ok(sqlx::query_as(
-        "INSERT INTO live_sessions (id, classroom_id, source_id, node, started_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING *",
-    )
-    .bind(Uuid::new_v4())
-    .bind(classroom_id)
-    .bind(source_id)
-    .bind(node)
-    .bind(started_at)
-    .fetch_one(db)
-    .await?)
-}
-
-pub async fn end(
-    db: &PgPool,
-    id: Uuid,
-    ended_at: DateTime<Utc>,
-    reason: &str,
-) -> Result<(), CatalogError> {
-    sqlx::query("UPDATE live_sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
-        .bind(id)
-        .bind(ended_at)
-        .bind(reason)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 /// Sessions a dead process left open on this node: close them at startup.
 pub async fn close_orphans(db: &PgPool, node: &str) -> Result<u64, CatalogError> {
     let closed = sqlx::query(

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod classrooms;
+pub mod ledger;
 pub mod lessons;
 pub mod recordings;
 pub mod schools;

@@ -43,53 +43,11 @@ pub struct RecordingGap {
 }
 
 /// Progress the recorder reports as segments land.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecordingProgress {
     pub duration_ms: i64,
     pub size_bytes: i64,
     pub renditions: serde_json::Value,
-}
-
-pub async fn start(
-    db: &PgPool,
-    id: Uuid,
-    classroom_id: Uuid,
-    live_session_id: Uuid,
-    started_at: DateTime<Utc>,
-    rolling: bool,
-    title: &str,
-) -> Result<(), CatalogError> {
-    sqlx::query(
-        "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling, title,
-                                 teacher_id)
-         VALUES ($1, $2, $3, $4, $5, $6, (SELECT teacher_id FROM classrooms WHERE id = $2))",
-    )
-    .bind(id)
-    .bind(classroom_id)
-    .bind(live_session_id)
-    .bind(started_at)
-    .bind(rolling)
-    .bind(title)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn progress(
-    db: &PgPool,
-    id: Uuid,
-    progress: &RecordingProgress,
-) -> Result<(), CatalogError> {
-    sqlx::query(
-        "UPDATE recordings SET duration_ms = $2, size_bytes = $3, renditions = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(progress.duration_ms)
-    .bind(progress.size_bytes)
-    .bind(&progress.renditions)
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 pub async fn finish(
@@ -115,39 +73,6 @@ pub async fn finish(
     Ok(())
 }
 
-pub async fn gap_started(db: &PgPool, id: Uuid, offset_ms: i64) -> Result<(), CatalogError> {
-    sqlx::query(
-        "INSERT INTO recording_gaps (recording_id, offset_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(offset_ms)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn gap_ended(db: &PgPool, id: Uuid, duration_ms: i64) -> Result<(), CatalogError> {
-    sqlx::query(
-        "UPDATE recording_gaps SET duration_ms = $2
-         WHERE recording_id = $1 AND duration_ms IS NULL",
-    )
-    .bind(id)
-    .bind(duration_ms)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// A gap that turned out to be the end of the lesson is not a gap.
-pub async fn gap_removed(db: &PgPool, id: Uuid, offset_ms: i64) -> Result<(), CatalogError> {
-    sqlx::query("DELETE FROM recording_gaps WHERE recording_id = $1 AND offset_ms = $2")
-        .bind(id)
-        .bind(offset_ms)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Recording, CatalogError> {
     Ok(sqlx::query_as("SELECT * FROM recordings WHERE id = $1")
         .bind(id)
@@ -164,10 +89,23 @@ pub async fn gaps(db: &PgPool, id: Uuid) -> Result<Vec<RecordingGap>, CatalogErr
     .await?)
 }
 
-/// Recordings left in 'recording' by a process that died.
-pub async fn unfinished(db: &PgPool) -> Result<Vec<Recording>, CatalogError> {
+/// Recordings a process of this node left in 'recording' when it died.
+/// Another node's are its own business: they may be live right now.
+pub async fn unfinished(db: &PgPool, node: &str) -> Result<Vec<Recording>, CatalogError> {
+    Ok(sqlx::query_as(
+        "SELECT r.* FROM recordings r LEFT JOIN live_sessions s ON s.id = r.live_session_id
+         WHERE r.status = 'recording' AND (s.node = $1 OR s.node IS NULL)",
+    )
+    .bind(node)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Which of these recordings the catalogue knows.
+pub async fn known(db: &PgPool, ids: &[Uuid]) -> Result<Vec<Uuid>, CatalogError> {
     Ok(
-        sqlx::query_as("SELECT * FROM recordings WHERE status = 'recording'")
+        sqlx::query_scalar("SELECT id FROM recordings WHERE id = ANY($1)")
+            .bind(ids)
             .fetch_all(db)
             .await?,
     )

@@ -37,7 +37,7 @@ pub enum SourceRole {
 }
 
 /// A source as stored. `password` never leaves the server: see [`SourceView`].
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Source {
     pub id: Uuid,
     pub classroom_id: Uuid,
@@ -160,6 +160,15 @@ pub async fn list_for_classroom(
     Ok(
         sqlx::query_as("SELECT * FROM sources WHERE classroom_id = $1 ORDER BY created_at")
             .bind(classroom_id)
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+/// Every source of every classroom, for the live registry's snapshot.
+pub async fn list_all(db: &PgPool) -> Result<Vec<Source>, CatalogError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM sources ORDER BY classroom_id, created_at")
             .fetch_all(db)
             .await?,
     )

@@ -21,12 +21,15 @@ pub struct RenditionView {
     pub segments: HashMap<u64, Bytes>,
 }
 
-/// The live window of one rendition, owned by the classroom task.
+/// The live window of one rendition, owned by the classroom's live output.
 #[derive(Debug)]
 pub struct LiveTrack {
     playlist: MediaPlaylist,
-    next_sequence: u64,
-    view: RenditionView,
+    inits: HashMap<u32, Bytes>,
+    segments: HashMap<u64, Bytes>,
+    /// What viewers read, rebuilt when the window moves: a snapshot costs
+    /// one `Arc` clone, not a copy of the window.
+    view: Arc<RenditionView>,
     pub variant: Variant,
 }
 
@@ -34,42 +37,40 @@ impl LiveTrack {
     pub fn new(window: usize, target: Duration, variant: Variant) -> Self {
         Self {
             playlist: MediaPlaylist::new(PlaylistKind::Live { window }, target),
-            next_sequence: 0,
-            view: RenditionView::default(),
+            inits: HashMap::new(),
+            segments: HashMap::new(),
+            view: Arc::new(RenditionView::default()),
             variant,
         }
     }
 
-    pub fn next_sequence(&self) -> u64 {
-        self.next_sequence
-    }
-
-    pub fn add_init(&mut self, init: u32, data: Bytes) {
-        // Only inits still referenced by the window are kept.
-        self.view.inits.insert(init, data);
-    }
-
-    pub fn add_segment(&mut self, entry: SegmentEntry, data: Bytes) {
-        self.next_sequence = entry.sequence + 1;
+    /// Adds a segment (with the init it needs, when new) to the window.
+    pub fn add_segment(&mut self, entry: SegmentEntry, init: Option<Bytes>, data: Bytes) {
+        if let Some(init) = init {
+            self.inits.insert(entry.init, init);
+        }
         let bits = data.len() as f64 * 8.0 / entry.duration.as_secs_f64().max(0.1);
         // BANDWIDTH is the peak; a player picking by it must not be surprised.
         self.variant.bandwidth = self.variant.bandwidth.max(bits as u64);
-        self.view.segments.insert(entry.sequence, data);
+        self.segments.insert(entry.sequence, data);
         for old in self.playlist.push(entry) {
-            self.view.segments.remove(&old.sequence);
+            self.segments.remove(&old.sequence);
         }
+        // Only inits still referenced by the window are kept.
         let live_inits: Vec<u32> = self.playlist.segments().map(|s| s.init).collect();
-        self.view
-            .inits
-            .retain(|init, _| live_inits.contains(init) || live_inits.is_empty());
-        self.view.playlist = self.playlist.render();
+        self.inits.retain(|init, _| live_inits.contains(init));
+        self.view = Arc::new(RenditionView {
+            playlist: self.playlist.render(),
+            inits: self.inits.clone(),
+            segments: self.segments.clone(),
+        });
     }
 
     pub fn has_segments(&self) -> bool {
         self.playlist.last().is_some()
     }
 
-    pub fn view(&self) -> RenditionView {
+    pub fn view(&self) -> Arc<RenditionView> {
         self.view.clone()
     }
 }
@@ -78,7 +79,7 @@ impl LiveTrack {
 #[derive(Debug, Clone, Default)]
 pub struct LiveOutput {
     pub master: Option<String>,
-    pub renditions: HashMap<String, RenditionView>,
+    pub renditions: HashMap<String, Arc<RenditionView>>,
     pub thumbnail: Option<Bytes>,
 }
 

@@ -136,8 +136,38 @@ impl MediaPlaylist {
         self.segments.iter().map(|s| s.size).sum()
     }
 
+    pub fn target_duration(&self) -> Duration {
+        self.target_duration
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(128 + self.segments.len() * 96);
+        self.render_header(&mut out);
+        let mut previous = None;
+        for segment in &self.segments {
+            render_segment(&mut out, previous, segment);
+            previous = Some(segment);
+        }
+        if self.ended {
+            out.push_str("#EXT-X-ENDLIST\n");
+        }
+        out
+    }
+
+    /// The lines of the newest segment alone, for a recorder that appends
+    /// to a growing `EVENT` playlist instead of rewriting it: the cost of a
+    /// segment stays the same however long the lesson runs.
+    pub fn render_last(&self) -> String {
+        let mut out = String::with_capacity(160);
+        let n = self.segments.len();
+        if let Some(last) = self.segments.back() {
+            let previous = n.checked_sub(2).and_then(|i| self.segments.get(i));
+            render_segment(&mut out, previous, last);
+        }
+        out
+    }
+
+    fn render_header(&self, out: &mut String) {
         let first_sequence = self.segments.front().map_or(0, |s| s.sequence);
         out.push_str("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
         // Writing to a String cannot fail.
@@ -157,49 +187,64 @@ impl MediaPlaylist {
             (PlaylistKind::Recording, true) => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
             _ => {}
         }
-        let mut current_init = None;
-        let mut in_slate = false;
-        for (index, segment) in self.segments.iter().enumerate() {
-            if segment.discontinuity && index > 0 {
-                out.push_str("#EXT-X-DISCONTINUITY\n");
-            }
-            if current_init != Some(segment.init) {
-                let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", init_uri(segment.init));
-                current_init = Some(segment.init);
-            }
-            if index == 0 || segment.discontinuity {
-                let _ = writeln!(
-                    out,
-                    "#EXT-X-PROGRAM-DATE-TIME:{}",
-                    segment
-                        .started_at
-                        .to_rfc3339_opts(SecondsFormat::Millis, true)
-                );
-            }
-            if segment.slate && !in_slate {
-                // Marks where the feed was lost, for players and reviewers.
-                let _ = writeln!(
-                    out,
-                    "#EXT-X-DATERANGE:ID=\"signal-lost-{}\",CLASS=\"cn.classcast.signal-lost\",START-DATE=\"{}\"",
-                    segment.sequence,
-                    segment
-                        .started_at
-                        .to_rfc3339_opts(SecondsFormat::Millis, true)
-                );
-            }
-            in_slate = segment.slate;
-            let _ = writeln!(
-                out,
-                "#EXTINF:{:.3},\n{}",
-                segment.duration.as_secs_f64(),
-                segment.uri()
-            );
-        }
-        if self.ended {
-            out.push_str("#EXT-X-ENDLIST\n");
-        }
-        out
     }
+}
+
+/// One segment's lines; what they say depends only on the segment before.
+fn render_segment(out: &mut String, previous: Option<&SegmentEntry>, segment: &SegmentEntry) {
+    if segment.discontinuity && previous.is_some() {
+        out.push_str("#EXT-X-DISCONTINUITY\n");
+    }
+    if previous.map(|p| p.init) != Some(segment.init) {
+        let _ = writeln!(out, "#EXT-X-MAP:URI=\"{}\"", init_uri(segment.init));
+    }
+    if previous.is_none() || segment.discontinuity {
+        let _ = writeln!(
+            out,
+            "#EXT-X-PROGRAM-DATE-TIME:{}",
+            segment
+                .started_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
+    }
+    if segment.slate && !previous.is_some_and(|p| p.slate) {
+        // Marks where the feed was lost, for players and reviewers.
+        let _ = writeln!(
+            out,
+            "#EXT-X-DATERANGE:ID=\"signal-lost-{}\",CLASS=\"cn.classcast.signal-lost\",START-DATE=\"{}\"",
+            segment.sequence,
+            segment
+                .started_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "#EXTINF:{:.3},\n{}",
+        segment.duration.as_secs_f64(),
+        segment.uri()
+    );
+}
+
+/// A playlist read while a segment's lines were being appended may end in
+/// the middle of them: keep everything up to the last complete segment
+/// (and the end marker, if written), so a player never sees a torn entry.
+pub fn complete_prefix(text: &str) -> &str {
+    let whole = text.rfind('\n').map_or("", |i| &text[..=i]);
+    let mut end = 0;
+    let mut offset = 0;
+    let mut saw_segment = false;
+    for line in whole.split_inclusive('\n') {
+        offset += line.len();
+        let line = line.trim_end();
+        if !line.is_empty() && !line.starts_with('#') {
+            end = offset;
+            saw_segment = true;
+        } else if line == "#EXT-X-ENDLIST" && saw_segment {
+            end = offset;
+        }
+    }
+    if saw_segment { &whole[..end] } else { whole }
 }
 
 /// One entry of a master playlist.
@@ -358,5 +403,55 @@ mod tests {
         assert_eq!(parsed.variants.len(), 2);
         assert_eq!(parsed.variants[0].uri, "source/index.m3u8");
         assert_eq!(parsed.variants[1].bandwidth, 800_000);
+    }
+
+    #[test]
+    fn appending_each_segment_gives_the_same_playlist_as_rendering_it_whole() {
+        let mut playlist = MediaPlaylist::new(PlaylistKind::Recording, Duration::from_secs(2));
+        let mut appended = String::new();
+        let mut slate = segment(3, 2, true);
+        slate.slate = true;
+        let mut back = segment(5, 3, true);
+        back.started_at += chrono::Duration::seconds(30);
+        for s in [
+            segment(0, 1, true),
+            segment(1, 1, false),
+            segment(2, 1, false),
+            slate.clone(),
+            segment(4, 2, false),
+            back,
+            segment(6, 3, false),
+        ] {
+            let mut s = s;
+            if s.sequence == 4 {
+                s.slate = true;
+            }
+            playlist.push(s);
+            if appended.is_empty() {
+                playlist.render_header(&mut appended);
+            }
+            appended.push_str(&playlist.render_last());
+        }
+        assert_eq!(appended, playlist.render());
+        assert_eq!(appended.matches("#EXT-X-DATERANGE").count(), 1);
+    }
+
+    #[test]
+    fn a_torn_read_of_an_appended_playlist_keeps_whole_segments_only() {
+        let whole = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init-1.mp4\"\n#EXTINF:2.000,\n0.m4s\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\n1.m4s\n";
+        assert_eq!(complete_prefix(whole), whole);
+        let ended = format!("{whole}#EXT-X-ENDLIST\n");
+        assert_eq!(complete_prefix(&ended), ended);
+        let first = whole.find("#EXT-X-DISCONTINUITY").unwrap();
+        for cut in first..whole.len() {
+            assert_eq!(
+                complete_prefix(&whole[..cut]),
+                &whole[..first],
+                "cut at {cut}"
+            );
+        }
+        let header = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n";
+        assert_eq!(complete_prefix(header), header);
+        assert_eq!(complete_prefix("#EXTM3U\n#EXT-X-TARG"), "#EXTM3U\n");
     }
 }

@@ -24,7 +24,6 @@ use super::AppState;
 use super::extract::{Caller, ClientAddress};
 use crate::auth::playback::Scope;
 use crate::auth::policy;
-use crate::live::classroom::ClassroomCmd;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/iso.segment";
@@ -320,7 +319,7 @@ fn note_viewer(state: &AppState, classroom: &str, address: Option<IpAddr>, heade
     address.hash(&mut hasher);
     headers.get(header::USER_AGENT).hash(&mut hasher);
     let viewer = hasher.finish();
-    let _ = room.tx.try_send(ClassroomCmd::ViewerSeen { viewer });
+    room.note_viewer(viewer);
 }
 
 fn serve_bytes(state: &AppState, content_type: &'static str, data: Option<&Bytes>) -> Response {
@@ -384,7 +383,11 @@ async fn serve_playlist(
 ) -> Response {
     let cache = cache(state, VOD_PLAYLIST_CACHE, VOD_PLAYLIST_CACHE_SIGNED_IN);
     match tokio::fs::read_to_string(&path).await {
-        Ok(text) => body(PLAYLIST_TYPE, cache, with_token(&text, token)),
+        Ok(text) => body(
+            PLAYLIST_TYPE,
+            cache,
+            with_token(crate::hls::playlist::complete_prefix(&text), token),
+        ),
         Err(_) => not_found(),
     }
 }

@@ -1,11 +1,20 @@
 //! Where feeds enter: pulled RTSP cameras, generated test patterns and the
-//! slate (all as GStreamer heads), and the RTMP and SRT listeners that accept
-//! pushed feeds by stream key and hand their bytes to a classroom.
+//! slate (all as GStreamer heads), and the RTMP and SRT listeners that take
+//! pushed feeds by stream key.
+//!
+//! Listeners know nothing of classrooms or the catalogue: they hand each
+//! publish request to the [`gate`] and get an answer (an appsrc to push
+//! bytes into, or a refusal), so the way in runs one way.
 
 pub mod flv;
+pub mod gate;
 pub mod pipeline;
 pub mod rtmp;
 pub mod srt;
+
+use gstreamer as gst;
+
+use crate::media::format::VideoFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -13,6 +22,35 @@ pub enum IngestError {
     Template(#[from] crate::pipelines::TemplateError),
     #[error("pipeline: {0}")]
     Pipeline(String),
+}
+
+/// A timestamped buffer from an ingest appsink; times are the ingest
+/// pipeline's running time.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub buffer: gst::Buffer,
+    pub pts: gst::ClockTime,
+    pub dts: gst::ClockTime,
+    pub duration: Option<gst::ClockTime>,
+    pub keyframe: bool,
+}
+
+#[derive(Debug)]
+pub enum FrameKind {
+    /// `format` is set on the first frame and whenever the caps change.
+    Video {
+        frame: Frame,
+        format: Option<VideoFormat>,
+    },
+    /// Decoded audio (S16LE, 48 kHz, stereo).
+    Audio(Frame),
+}
+
+/// A frame from the ingest pipeline of incarnation `incarnation`.
+#[derive(Debug)]
+pub struct FrameMsg {
+    pub incarnation: u64,
+    pub kind: FrameKind,
 }
 
 /// Why a pushed feed's bytes were not taken.

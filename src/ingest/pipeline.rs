@@ -3,18 +3,19 @@
 //! shared video and audio tails, which end in appsinks.
 //!
 //! Appsink callbacks run on GStreamer streaming threads: they only
-//! `try_send` into the owner's bounded channel and count what they drop.
+//! `try_send` into the owner's bounded channels and count what they drop.
+//! Frames go on one channel, reports (errors, facts about the feed) on
+//! another, so a flood of frames never hides a failure.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
+use super::{Frame, FrameKind, FrameMsg, IngestError};
+use crate::media::format::{VideoCodec, VideoFormat, kbps_for};
+use crate::media::pipeline::{News, Report, RunningPipeline, Stage, try_report};
 use crate::pipelines;
-use crate::transcode::plan::{VideoCodec, VideoFormat};
-
-use super::IngestError;
-use crate::media::{Frame, MediaEvent, MediaMsg, RunningPipeline};
 
 /// What to build the head from.
 #[derive(Debug, Clone)]
@@ -56,10 +57,7 @@ impl IngestSpec {
                     ("fps", &fps.to_string()),
                     ("title", title),
                     ("font", pipelines::OVERLAY_FONT),
-                    (
-                        "kbps",
-                        &crate::transcode::plan::kbps_for(*width, *height, *fps).to_string(),
-                    ),
+                    ("kbps", &kbps_for(*width, *height, *fps).to_string()),
                     ("gop", &(fps * 2).to_string()),
                 ],
             )?,
@@ -107,7 +105,8 @@ impl IngestPipeline {
     pub fn start(
         spec: &IngestSpec,
         incarnation: u64,
-        events: mpsc::Sender<MediaMsg>,
+        frames: mpsc::Sender<FrameMsg>,
+        reports: mpsc::Sender<Report>,
     ) -> Result<Self, IngestError> {
         let description = spec.description()?;
         let bin = gst::parse::bin_from_description(&description, false)
@@ -120,7 +119,8 @@ impl IngestPipeline {
         let linker = Linker {
             bin: bin.downgrade(),
             incarnation,
-            events: events.clone(),
+            frames,
+            reports: reports.clone(),
         };
 
         if let Some(video) = pipeline.by_name("video_es") {
@@ -166,8 +166,8 @@ impl IngestPipeline {
         let input = pipeline
             .by_name("input")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
-        let running =
-            RunningPipeline::start(pipeline, incarnation, events).map_err(IngestError::Pipeline)?;
+        let running = RunningPipeline::start(pipeline, incarnation, Stage::Ingest, reports)
+            .map_err(IngestError::Pipeline)?;
         Ok(Self {
             _running: running,
             input,
@@ -203,15 +203,13 @@ struct Linker {
     /// alive after it stops (one leaked pipeline per reconnect).
     bin: gst::glib::WeakRef<gst::Bin>,
     incarnation: u64,
-    events: mpsc::Sender<MediaMsg>,
+    frames: mpsc::Sender<FrameMsg>,
+    reports: mpsc::Sender<Report>,
 }
 
 impl Linker {
     fn report(&self, message: String) {
-        let _ = self.events.try_send(MediaMsg {
-            incarnation: self.incarnation,
-            event: MediaEvent::IngestError(message),
-        });
+        self.send(News::Error(message));
     }
 
     fn link_or_report(&self, pad: &gst::Pad) {
@@ -249,24 +247,21 @@ impl Linker {
         };
         let Some(tail) = tail else {
             if name.starts_with("video/") && VideoCodec::from_caps_name(&name).is_none() {
-                self.send(MediaEvent::Unsupported(name.clone()));
+                self.send(News::Unsupported(name.clone()));
             } else if name.starts_with("audio/") {
-                self.send(MediaEvent::AudioSeen);
+                self.send(News::AudioSeen);
             }
             // Unused streams still need a sink, or the demuxer stops with not-linked.
             return self.link_into(pad, "fakesink sync=false async=false");
         };
         if name.starts_with("audio/") {
-            self.send(MediaEvent::AudioSeen);
+            self.send(News::AudioSeen);
         }
         self.link_into(pad, &tail)
     }
 
-    fn send(&self, event: MediaEvent) {
-        let _ = self.events.try_send(MediaMsg {
-            incarnation: self.incarnation,
-            event,
-        });
+    fn send(&self, news: News) {
+        try_report(&self.reports, self.incarnation, Stage::Ingest, news);
     }
 
     fn link_into(&self, pad: &gst::Pad, description: &str) -> Result<(), IngestError> {
@@ -292,13 +287,13 @@ impl Linker {
             .by_name("video")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         {
-            sink.set_callbacks(video_callbacks(self.incarnation, self.events.clone()));
+            sink.set_callbacks(video_callbacks(self.incarnation, self.frames.clone()));
         }
         if let Some(sink) = bin
             .by_name("audio")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         {
-            sink.set_callbacks(audio_callbacks(self.incarnation, self.events.clone()));
+            sink.set_callbacks(audio_callbacks(self.incarnation, self.frames.clone()));
         }
         self.bin()?
             .add(&bin)
@@ -357,7 +352,7 @@ fn frame_from(sample: &gst::Sample) -> Option<Frame> {
     })
 }
 
-fn video_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app::AppSinkCallbacks {
+fn video_callbacks(incarnation: u64, frames: mpsc::Sender<FrameMsg>) -> gst_app::AppSinkCallbacks {
     let mut last_caps: Option<gst::Caps> = None;
     gst_app::AppSinkCallbacks::builder()
         .new_sample(move |sink| {
@@ -368,11 +363,11 @@ fn video_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app:
                 .map(|caps| caps.to_owned());
             let format = changed.as_deref().and_then(video_format);
             if let Some(frame) = frame_from(&sample) {
-                let msg = MediaMsg {
+                let msg = FrameMsg {
                     incarnation,
-                    event: MediaEvent::Video { frame, format },
+                    kind: FrameKind::Video { frame, format },
                 };
-                if events.try_send(msg).is_ok() {
+                if frames.try_send(msg).is_ok() {
                     // Only once the format has reached the task: a dropped
                     // frame must not take the news of new caps with it.
                     if changed.is_some() {
@@ -387,16 +382,16 @@ fn video_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app:
         .build()
 }
 
-fn audio_callbacks(incarnation: u64, events: mpsc::Sender<MediaMsg>) -> gst_app::AppSinkCallbacks {
+fn audio_callbacks(incarnation: u64, frames: mpsc::Sender<FrameMsg>) -> gst_app::AppSinkCallbacks {
     gst_app::AppSinkCallbacks::builder()
         .new_sample(move |sink| {
             let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
             if let Some(frame) = frame_from(&sample) {
-                let msg = MediaMsg {
+                let msg = FrameMsg {
                     incarnation,
-                    event: MediaEvent::Audio(frame),
+                    kind: FrameKind::Audio(frame),
                 };
-                if events.try_send(msg).is_err() {
+                if frames.try_send(msg).is_err() {
                     metrics::counter!("classcast_ingest_frames_dropped_total").increment(1);
                 }
             }

@@ -18,16 +18,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
 use super::flv;
+use super::gate::{Gate, Protocol};
 use super::pipeline::FLV_CAPS;
-use crate::catalog::sources::SourceKind;
-use crate::live::Live;
 
 /// The RTMP application name in publish URLs.
 pub const APP: &str = "live";
 /// A client that says nothing for this long is dropped.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub async fn serve(listener: TcpListener, live: Live) {
+pub async fn serve(listener: TcpListener, gate: Gate) {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -37,10 +36,10 @@ pub async fn serve(listener: TcpListener, live: Live) {
                 continue;
             }
         };
-        let live = live.clone();
+        let gate = gate.clone();
         tokio::spawn(async move {
             let _ = socket.set_nodelay(true);
-            match connection(socket, peer, live).await {
+            match connection(socket, peer, gate).await {
                 Ok(()) => info!(%peer, "rtmp connection closed"),
                 Err(e) => warn!(%peer, "rtmp connection ended: {e:#}"),
             }
@@ -59,7 +58,7 @@ async fn read_some(socket: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<usi
     Ok(n)
 }
 
-async fn connection(mut socket: TcpStream, peer: SocketAddr, live: Live) -> anyhow::Result<()> {
+async fn connection(mut socket: TcpStream, peer: SocketAddr, gate: Gate) -> anyhow::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut handshake = Handshake::new(PeerType::Server);
     let leftover = loop {
@@ -111,8 +110,9 @@ async fn connection(mut socket: TcpStream, peer: SocketAddr, live: Live) -> anyh
                             queue.extend(session.accept_request(request_id).map_err(|e| anyhow::anyhow!("{e:?}"))?);
                         }
                         Event::PublishStreamRequested { request_id, stream_key, .. } => {
-                            match live.publish(&stream_key, SourceKind::Rtmp, FLV_CAPS).await {
-                                Ok((classroom, input)) => {
+                            match gate.publish(&stream_key, Protocol::Rtmp, FLV_CAPS).await {
+                                Ok(admitted) => {
+                                    let (classroom, input) = (admitted.classroom_id, admitted.input);
                                     info!(%peer, %classroom, "rtmp publisher accepted");
                                     let _ = input.push_buffer(gst::Buffer::from_slice(flv::header()));
                                     publishing = Some(Publishing { input });

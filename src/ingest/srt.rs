@@ -12,9 +12,8 @@ use srt_tokio::access::{
 };
 use tracing::{info, warn};
 
+use super::gate::{Gate, Protocol, Refusal};
 use super::pipeline::MPEGTS_CAPS;
-use crate::catalog::sources::SourceKind;
-use crate::live::{Live, PublishError};
 
 /// Extracts the stream key from a publishing caller's stream id.
 pub fn publish_key(stream_id: &str) -> Option<String> {
@@ -43,11 +42,11 @@ pub async fn bind(
         .await
 }
 
-pub async fn serve(listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, live: Live) {
+pub async fn serve(listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, gate: Gate) {
     // The listener must live as long as we accept: dropping it stops the socket.
     let _listener = listener;
     while let Some(request) = incoming.incoming().next().await {
-        let live = live.clone();
+        let gate = gate.clone();
         tokio::spawn(async move {
             let peer = request.remote();
             let key = request.stream_id().and_then(|id| publish_key(id.as_str()));
@@ -58,19 +57,19 @@ pub async fn serve(listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, 
                     .await;
                 return;
             };
-            let (classroom, input) = match live.publish(&key, SourceKind::Srt, MPEGTS_CAPS).await {
-                Ok(accepted) => accepted,
+            let (classroom, input) = match gate.publish(&key, Protocol::Srt, MPEGTS_CAPS).await {
+                Ok(admitted) => (admitted.classroom_id, admitted.input),
                 Err(e) => {
                     warn!(%peer, "srt publish refused: {e}");
                     metrics::counter!("classcast_publish_refused_total", "protocol" => "srt")
                         .increment(1);
                     let reason = match e {
-                        PublishError::UnknownKey | PublishError::WrongProtocol(_) => {
+                        Refusal::UnknownKey | Refusal::WrongProtocol(_) | Refusal::Disabled => {
                             ServerRejectReason::Forbidden
                         }
-                        PublishError::Disabled => ServerRejectReason::Forbidden,
-                        PublishError::Attach(_) => ServerRejectReason::Conflict,
-                        PublishError::Catalog(_) => ServerRejectReason::InternalServerError,
+                        Refusal::Busy => ServerRejectReason::Conflict,
+                        Refusal::Pipeline(_) => ServerRejectReason::InternalServerError,
+                        Refusal::Unavailable => ServerRejectReason::Down,
                     };
                     let _ = request.reject(RejectReason::Server(reason)).await;
                     return;

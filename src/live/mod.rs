@@ -1,22 +1,34 @@
-//! Live classrooms: the registry task that starts, reloads and stops one
-//! classroom task per classroom, and the handle the rest of the server uses.
+//! Live classrooms: the registry that runs one classroom task per
+//! classroom and answers the ingest gate, and the handle the rest of the
+//! server uses.
 //!
 //! The registry publishes its map of classroom handles through `watch`, so
-//! HTTP handlers find a classroom's live output without a round trip.
+//! HTTP handlers find a classroom's status and live output without a round
+//! trip. It never waits on a classroom or on the database: catalogue reads
+//! happen in the caller's task (or a loader task), classroom shutdowns run
+//! as tasks of their own.
 
 pub mod classroom;
+mod registry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use gstreamer_app as gst_app;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use crate::catalog::ledger::Ledger;
 use crate::catalog::{self, CatalogError};
 use crate::config::Config;
-use classroom::{AttachError, ClassroomCmd, ClassroomHandle};
+use crate::ingest::gate::PublishRequest;
+use classroom::{ClassroomCmd, ClassroomHandle};
+use registry::RegistryCmd;
+
+/// How long shutdown waits for the catalogue rows of the last lessons
+/// once the database is unreachable.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
 /// What every classroom task needs from the server.
 #[derive(Clone)]
@@ -25,16 +37,8 @@ pub struct LiveContext {
     pub config: Arc<Config>,
     /// Names this process in `live_sessions.node`.
     pub node: String,
-}
-
-enum RegistryCmd {
-    Sync {
-        classroom_id: Uuid,
-        done: oneshot::Sender<()>,
-    },
-    Shutdown {
-        done: oneshot::Sender<()>,
-    },
+    /// Where lessons' catalogue rows go, database or not.
+    pub ledger: Ledger,
 }
 
 /// Cheap to clone; part of `AppState`.
@@ -43,165 +47,84 @@ pub struct Live {
     tx: mpsc::Sender<RegistryCmd>,
     rooms: watch::Receiver<Arc<HashMap<Uuid, ClassroomHandle>>>,
     db: PgPool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("unknown stream key")]
-    UnknownKey,
-    #[error("source is disabled")]
-    Disabled,
-    #[error("source kind does not accept {0}")]
-    WrongProtocol(&'static str),
-    #[error(transparent)]
-    Attach(#[from] AttachError),
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    ledger: Ledger,
 }
 
 impl Live {
-    /// Starts the registry and one task per catalogued classroom.
-    pub async fn start(ctx: LiveContext) -> Result<Self, CatalogError> {
-        let (tx, mut rx) = mpsc::channel::<RegistryCmd>(64);
-        let (rooms_tx, rooms) = watch::channel(Arc::new(HashMap::new()));
-        let db = ctx.db.clone();
-        let mut registry: HashMap<Uuid, ClassroomHandle> = HashMap::new();
-        for classroom in catalog::classrooms::list(&ctx.db).await? {
-            let sources = catalog::sources::list_for_classroom(&ctx.db, classroom.id).await?;
-            registry.insert(
-                classroom.id,
-                classroom::spawn(ctx.clone(), classroom, sources),
-            );
-        }
-        rooms_tx.send_replace(Arc::new(registry.clone()));
-        tokio::spawn(async move {
-            while let Some(cmd) = rx.recv().await {
-                match cmd {
-                    RegistryCmd::Sync { classroom_id, done } => {
-                        sync(&ctx, &mut registry, classroom_id).await;
-                        rooms_tx.send_replace(Arc::new(registry.clone()));
-                        let _ = done.send(());
-                    }
-                    RegistryCmd::Shutdown { done } => {
-                        let mut waits = Vec::new();
-                        for (_, room) in registry.drain() {
-                            let (done, wait) = oneshot::channel();
-                            if room.tx.send(ClassroomCmd::Shutdown { done }).await.is_ok() {
-                                waits.push(wait);
-                            }
-                        }
-                        for wait in waits {
-                            let _ = wait.await;
-                        }
-                        rooms_tx.send_replace(Arc::new(HashMap::new()));
-                        let _ = done.send(());
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(Self { tx, rooms, db })
+    /// Loads the catalogue, starts one task per classroom, and answers
+    /// the gate's publish requests from then on.
+    pub async fn start(
+        ctx: LiveContext,
+        requests: mpsc::Receiver<PublishRequest>,
+    ) -> Result<Self, CatalogError> {
+        let snapshot = registry::load(&ctx.db).await?;
+        let (tx, rooms) = registry::start(ctx.clone(), snapshot, requests);
+        Ok(Self {
+            tx,
+            rooms,
+            db: ctx.db,
+            ledger: ctx.ledger,
+        })
     }
 
     pub fn room(&self, id: Uuid) -> Option<ClassroomHandle> {
         self.rooms.borrow().get(&id).cloned()
     }
 
-    /// Call after a classroom or its sources changed in the catalogue.
+    /// Call after a classroom or its sources changed in the catalogue. The
+    /// rows are read here, in the caller's task; the registry only applies
+    /// them, so this returns as soon as it has (stream keys included).
     pub async fn sync(&self, classroom_id: Uuid) {
-        let (done, wait) = oneshot::channel();
-        if self
-            .tx
-            .send(RegistryCmd::Sync { classroom_id, done })
-            .await
-            .is_ok()
-        {
-            let _ = wait.await;
+        let loaded_at = tokio::time::Instant::now();
+        let found = match catalog::classrooms::get(&self.db, classroom_id).await {
+            Ok(classroom) => {
+                match catalog::sources::list_for_classroom(&self.db, classroom_id).await {
+                    Ok(sources) => Some((classroom, sources)),
+                    Err(e) => {
+                        tracing::error!(classroom = %classroom_id, "cannot reload sources: {e}");
+                        return;
+                    }
+                }
+            }
+            Err(CatalogError::NotFound) => None,
+            Err(e) => {
+                tracing::error!(classroom = %classroom_id, "cannot reload classroom: {e}");
+                return;
+            }
+        };
+        let (done, applied) = oneshot::channel();
+        let cmd = RegistryCmd::Apply {
+            classroom_id,
+            found: found.map(Box::new),
+            loaded_at,
+            done,
+        };
+        if self.tx.send(cmd).await.is_ok() {
+            let _ = applied.await;
         }
     }
 
+    /// Drops the feed of a source whose key was rotated or that was
+    /// removed. The registry learns the new keys first, so the old key is
+    /// refused before the encoder can reconnect with it.
     pub async fn detach(&self, classroom_id: Uuid, source_id: Uuid) {
+        self.sync(classroom_id).await;
         if let Some(room) = self.room(classroom_id) {
             let _ = room.tx.send(ClassroomCmd::Detach { source_id }).await;
         }
     }
 
-    /// Finds the source behind a stream key and attaches a pushed feed to its
-    /// classroom; the returned appsrc takes the feed's bytes.
-    pub async fn publish(
-        &self,
-        stream_key: &str,
-        protocol: crate::catalog::sources::SourceKind,
-        caps: &'static str,
-    ) -> Result<(Uuid, gst_app::AppSrc), PublishError> {
-        let source = catalog::sources::find_by_stream_key(&self.db, stream_key)
-            .await?
-            .ok_or(PublishError::UnknownKey)?;
-        if !source.enabled {
-            return Err(PublishError::Disabled);
-        }
-        if source.kind != protocol {
-            return Err(PublishError::WrongProtocol(match protocol {
-                catalog::sources::SourceKind::Rtmp => "rtmp",
-                _ => "srt",
-            }));
-        }
-        let room = self.room(source.classroom_id).ok_or(AttachError::Gone)?;
-        let (reply, wait) = oneshot::channel();
-        room.tx
-            .send(ClassroomCmd::AttachPush {
-                source_id: source.id,
-                caps,
-                reply,
-            })
-            .await
-            .map_err(|_| AttachError::Gone)?;
-        let input = wait.await.map_err(|_| AttachError::Gone)??;
-        Ok((source.classroom_id, input))
-    }
-
-    /// Ends every lesson cleanly (recordings finalised), then returns.
+    /// Ends every lesson cleanly (recordings finalised, catalogue rows
+    /// written if the database lets them), then returns.
     pub async fn shutdown(&self) {
-        let (done, wait) = oneshot::channel();
+        let (done, stopped) = oneshot::channel();
         if self.tx.send(RegistryCmd::Shutdown { done }).await.is_ok() {
-            let _ = wait.await;
+            let _ = stopped.await;
         }
-    }
-}
-
-async fn sync(ctx: &LiveContext, registry: &mut HashMap<Uuid, ClassroomHandle>, id: Uuid) {
-    let classroom = match catalog::classrooms::get(&ctx.db, id).await {
-        Ok(classroom) => classroom,
-        Err(CatalogError::NotFound) => {
-            if let Some(room) = registry.remove(&id) {
-                let (done, wait) = oneshot::channel();
-                if room.tx.send(ClassroomCmd::Shutdown { done }).await.is_ok() {
-                    let _ = wait.await;
-                }
-            }
-            return;
-        }
-        Err(e) => {
-            tracing::error!(classroom = %id, "cannot reload classroom: {e}");
-            return;
-        }
-    };
-    let sources = match catalog::sources::list_for_classroom(&ctx.db, id).await {
-        Ok(sources) => sources,
-        Err(e) => {
-            tracing::error!(classroom = %id, "cannot reload sources: {e}");
-            return;
-        }
-    };
-    match registry.get(&id) {
-        Some(room) => {
-            let _ = room
-                .tx
-                .send(ClassroomCmd::Reload { classroom, sources })
-                .await;
-        }
-        None => {
-            registry.insert(id, classroom::spawn(ctx.clone(), classroom, sources));
+        if !self.ledger.flush(SHUTDOWN_FLUSH).await {
+            tracing::warn!(
+                "the database did not take the last lessons' rows; recovery adds them at the next start"
+            );
         }
     }
 }

@@ -1,31 +1,61 @@
 //! Recording: the live segments kept on disk as they are made.
 //!
-//! Layout under `media_dir/recordings/{recording_id}/`:
-//! `index.m3u8` (master), and per rendition `{name}/init-{n}.mp4`,
-//! `{name}/{sequence}.m4s`, `{name}/index.m3u8` and `{name}/segments.jsonl`.
-//! Each segment is written and fsynced, then journalled in `segments.jsonl`,
-//! then the playlist is replaced atomically; a `kill -9` loses at most the
-//! segment being made. After a crash, [`recover`] replays the journals.
+//! Layout under `media_dir/recordings/{recording_id}/`: `recording.json`
+//! (what the recording is, so it can be catalogued even if the database was
+//! down the whole lesson), `index.m3u8` and `variants.json` (master), and
+//! per rendition `{name}/init-{n}.mp4`, `{name}/{sequence}.m4s`,
+//! `{name}/index.m3u8` and `{name}/segments.jsonl`.
+//!
+//! Each segment is written and fsynced, then journalled in `segments.jsonl`;
+//! its playlist lines are appended to `index.m3u8` in one write (a rolling
+//! window is rewritten, being bounded). A `kill -9` loses at most the
+//! segment being made; after a crash, [`recover`] replays the journals.
+//! The cost of a segment does not grow with the lesson: nothing is
+//! rewritten per segment, and the catalogue row is updated through the
+//! ledger at most every few seconds of recording and at the end.
 //!
 //! The recorder is a task; file I/O runs on the blocking pool.
 
+mod files;
+mod recover;
+
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::catalog::recordings::{self as catalog, RecordingProgress, RecordingStatus};
-use crate::hls::playlist::{
-    MediaPlaylist, PlaylistKind, SegmentEntry, Variant, init_uri, render_master,
-};
+use crate::catalog::ledger::{Ledger, Write};
+use crate::catalog::recordings::{RecordingProgress, RecordingStatus};
+use crate::hls::playlist::{MediaPlaylist, PlaylistKind, SegmentEntry, Variant};
+use files::{PlaylistFile, blocking};
+pub use recover::recover;
 
-const JOURNAL: &str = "segments.jsonl";
+/// The catalogue row is brought up to date each time this much more is recorded.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Room for a few minutes of segments if the disk stalls.
+const QUEUE: usize = 1024;
+
+pub fn recording_dir(recordings_root: &Path, id: Uuid) -> PathBuf {
+    recordings_root.join(id.to_string())
+}
+
+/// What a recording is, kept beside its files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingMeta {
+    pub id: Uuid,
+    pub classroom_id: Uuid,
+    pub lesson_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub rolling: bool,
+    pub title: String,
+    /// The server that ran the lesson, as `live_sessions.node` names it.
+    pub node: String,
+}
 
 #[derive(Debug)]
 pub enum RecorderMsg {
@@ -63,36 +93,45 @@ impl RecorderHandle {
     /// and the live stream must not stall for it.
     pub fn send(&self, msg: RecorderMsg) {
         if self.tx.try_send(msg).is_err() {
-            metrics::counter!("classcast_recording_messages_dropped_total").increment(1);
+            metrics::counter!("classcast_channel_dropped_total", "channel" => "recorder")
+                .increment(1);
             tracing::error!(recording = %self.id, "recorder is not keeping up; a segment was not recorded");
         }
     }
 
-    pub async fn finish(&self, status: RecordingStatus, ended_at: DateTime<Utc>, trim_slate: bool) {
-        let (done, wait) = oneshot::channel();
-        if self
-            .tx
-            .send(RecorderMsg::Finish {
-                status,
-                ended_at,
-                trim_slate,
-                done,
-            })
-            .await
-            .is_ok()
-        {
-            let _ = wait.await;
-        }
+    /// Asks the recorder to finish; the answer resolves once the files are
+    /// final and the catalogue writes are handed to the ledger. The end is
+    /// never dropped, even behind a full queue.
+    pub fn finish(
+        &self,
+        status: RecordingStatus,
+        ended_at: DateTime<Utc>,
+        trim_slate: bool,
+    ) -> oneshot::Receiver<()> {
+        let (done, finished) = oneshot::channel();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let _ = tx
+                .send(RecorderMsg::Finish {
+                    status,
+                    ended_at,
+                    trim_slate,
+                    done,
+                })
+                .await;
+        });
+        finished
     }
 }
 
 struct Track {
     playlist: MediaPlaylist,
+    file: PlaylistFile,
     variant: Variant,
 }
 
 struct Recorder {
-    db: PgPool,
+    ledger: Ledger,
     id: Uuid,
     dir: PathBuf,
     kind: PlaylistKind,
@@ -101,22 +140,26 @@ struct Recorder {
     /// Renditions in ladder order (rank, name): the first is the top.
     order: Vec<(usize, String)>,
     gap_open_at: Option<Duration>,
+    /// The master as last written, so it is rewritten only when it changes.
+    written_variants: Vec<Variant>,
+    /// Recorded length at the last progress write.
+    progress_at: Duration,
 }
 
-pub fn recording_dir(recordings_root: &Path, id: Uuid) -> PathBuf {
-    recordings_root.join(id.to_string())
-}
-
+/// Starts the recorder task. The catalogue row is the classroom's to start
+/// (through the ledger, right after the lesson's); the recorder keeps it
+/// up to date and finishes it.
 pub fn start(
-    db: PgPool,
+    ledger: Ledger,
     recordings_root: &Path,
-    id: Uuid,
+    meta: RecordingMeta,
     rolling: Option<Duration>,
     target: Duration,
 ) -> RecorderHandle {
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let id = meta.id;
     let mut recorder = Recorder {
-        db,
+        ledger,
         id,
         dir: recording_dir(recordings_root, id),
         kind: rolling.map_or(PlaylistKind::Recording, |keep| PlaylistKind::Rolling {
@@ -126,8 +169,14 @@ pub fn start(
         tracks: BTreeMap::new(),
         order: Vec::new(),
         gap_open_at: None,
+        written_variants: Vec::new(),
+        progress_at: Duration::ZERO,
     };
     tokio::spawn(async move {
+        let dir = recorder.dir.clone();
+        if let Err(e) = blocking(move || files::write_meta(&dir, &meta)).await {
+            tracing::error!(recording = %id, "cannot write recording.json: {e:#}");
+        }
         while let Some(msg) = rx.recv().await {
             if let Err(e) = recorder.handle(msg).await {
                 tracing::error!(recording = %recorder.id, "recording write failed: {e:#}");
@@ -135,31 +184,6 @@ pub fn start(
         }
     });
     RecorderHandle { tx, id }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    Ok(tokio::task::spawn_blocking(f).await??)
-}
-
-fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(data)?;
-    file.sync_data()?;
-    std::fs::rename(&tmp, path)
-}
-
-fn append_journal(dir: &Path, entry: &SegmentEntry) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(JOURNAL))?;
-    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    file.write_all(&line)?;
-    file.sync_data()
 }
 
 impl Recorder {
@@ -171,11 +195,7 @@ impl Recorder {
                 data,
             } => {
                 let dir = self.dir.join(&rendition);
-                blocking(move || {
-                    std::fs::create_dir_all(&dir)?;
-                    write_durably(&dir.join(init_uri(init)), &data)
-                })
-                .await?;
+                blocking(move || files::write_init(&dir, init, &data)).await?;
             }
             RecorderMsg::Segment {
                 rank,
@@ -183,41 +203,14 @@ impl Recorder {
                 entry,
                 data,
                 variant,
-            } => {
-                self.segment(rank, rendition, entry, data, variant).await?;
-            }
+            } => self.segment(rank, rendition, entry, data, variant).await?,
             RecorderMsg::Finish {
                 status,
                 ended_at,
                 trim_slate,
                 done,
             } => {
-                let mut trimmed = Vec::new();
-                for (name, track) in self.tracks.iter_mut() {
-                    if trim_slate {
-                        let dir = self.dir.join(name);
-                        let removed = track.playlist.pop_trailing_slate();
-                        trimmed.extend(removed.into_iter().map(|s| dir.join(s.uri())));
-                    }
-                    track.playlist.end();
-                }
-                self.write_playlists().await?;
-                blocking(move || {
-                    for path in trimmed {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    Ok(())
-                })
-                .await?;
-                if let Some(start) = self.gap_open_at.take() {
-                    if trim_slate {
-                        catalog::gap_removed(&self.db, self.id, start.as_millis() as i64).await?;
-                    } else {
-                        let length = self.duration().saturating_sub(start);
-                        catalog::gap_ended(&self.db, self.id, length.as_millis() as i64).await?;
-                    }
-                }
-                catalog::finish(&self.db, self.id, status, ended_at, &self.progress()).await?;
+                self.finish(status, ended_at, trim_slate).await?;
                 let _ = done.send(());
             }
         }
@@ -232,14 +225,6 @@ impl Recorder {
         data: Bytes,
         variant: Variant,
     ) -> anyhow::Result<()> {
-        let dir = self.dir.join(&rendition);
-        let journal_entry = entry.clone();
-        blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            write_durably(&dir.join(journal_entry.uri()), &data)?;
-            append_journal(&dir, &journal_entry)
-        })
-        .await?;
         if !self.tracks.contains_key(&rendition) {
             let at = self.order.partition_point(|(r, _)| *r <= rank);
             self.order.insert(at, (rank, rendition.clone()));
@@ -253,38 +238,102 @@ impl Recorder {
             match (entry.slate, self.gap_open_at) {
                 (true, None) => {
                     self.gap_open_at = Some(offset);
-                    catalog::gap_started(&self.db, self.id, offset.as_millis() as i64).await?;
+                    self.ledger.write(Write::GapStarted {
+                        recording: self.id,
+                        offset_ms: offset.as_millis() as i64,
+                    });
                 }
                 (false, Some(start)) => {
                     self.gap_open_at = None;
-                    let length = offset.saturating_sub(start);
-                    catalog::gap_ended(&self.db, self.id, length.as_millis() as i64).await?;
+                    self.ledger.write(Write::GapEnded {
+                        recording: self.id,
+                        duration_ms: offset.saturating_sub(start).as_millis() as i64,
+                    });
                 }
                 _ => {}
             }
         }
         let (kind, target) = (self.kind, self.target);
+        let dir = self.dir.join(&rendition);
         let track = self
             .tracks
             .entry(rendition.clone())
             .or_insert_with(|| Track {
                 playlist: MediaPlaylist::new(kind, target),
+                file: PlaylistFile::new(dir.join("index.m3u8")),
                 variant: variant.clone(),
             });
         track.variant = variant;
-        let evicted = track.playlist.push(entry);
-        if !evicted.is_empty() {
-            let dir = self.dir.join(&rendition);
-            blocking(move || {
-                for old in evicted {
-                    let _ = std::fs::remove_file(dir.join(old.uri()));
-                }
-                Ok(())
-            })
-            .await?;
+        let evicted = track.playlist.push(entry.clone());
+        let update = track.file.update(&track.playlist, !evicted.is_empty());
+        blocking(move || {
+            files::write_segment(&dir, &entry, &data)?;
+            for old in evicted {
+                let _ = std::fs::remove_file(dir.join(old.uri()));
+            }
+            update.apply()
+        })
+        .await?;
+        self.write_master().await?;
+        let duration = self.duration();
+        if duration >= self.progress_at + PROGRESS_EVERY {
+            self.progress_at = duration;
+            self.ledger.write(Write::RecordingProgress {
+                id: self.id,
+                progress: self.progress(),
+            });
         }
-        self.write_playlists().await?;
-        catalog::progress(&self.db, self.id, &self.progress()).await?;
+        Ok(())
+    }
+
+    async fn finish(
+        &mut self,
+        status: RecordingStatus,
+        ended_at: DateTime<Utc>,
+        trim_slate: bool,
+    ) -> anyhow::Result<()> {
+        let mut trimmed = Vec::new();
+        let mut rewrites = Vec::new();
+        for (name, track) in self.tracks.iter_mut() {
+            if trim_slate {
+                let dir = self.dir.join(name);
+                let removed = track.playlist.pop_trailing_slate();
+                trimmed.extend(removed.into_iter().map(|s| dir.join(s.uri())));
+            }
+            track.playlist.end();
+            rewrites.push(track.file.update(&track.playlist, true));
+        }
+        blocking(move || {
+            for rewrite in rewrites {
+                rewrite.apply()?;
+            }
+            for path in trimmed {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(())
+        })
+        .await?;
+        self.write_master().await?;
+        if let Some(start) = self.gap_open_at.take() {
+            if trim_slate {
+                self.ledger.write(Write::GapRemoved {
+                    recording: self.id,
+                    offset_ms: start.as_millis() as i64,
+                });
+            } else {
+                let length = self.duration().saturating_sub(start);
+                self.ledger.write(Write::GapEnded {
+                    recording: self.id,
+                    duration_ms: length.as_millis() as i64,
+                });
+            }
+        }
+        self.ledger.write(Write::RecordingFinished {
+            id: self.id,
+            status,
+            ended_at,
+            progress: self.progress(),
+        });
         Ok(())
     }
 
@@ -296,20 +345,16 @@ impl Recorder {
             .collect()
     }
 
-    async fn write_playlists(&self) -> anyhow::Result<()> {
-        let mut files: Vec<(PathBuf, String)> = self
-            .tracks
-            .iter()
-            .map(|(name, t)| (self.dir.join(name).join("index.m3u8"), t.playlist.render()))
-            .collect();
-        files.push((self.dir.join("index.m3u8"), render_master(&self.variants())));
-        blocking(move || {
-            for (path, text) in files {
-                write_durably(&path, text.as_bytes())?;
-            }
-            Ok(())
-        })
-        .await
+    /// Rewrites the master (and `variants.json`) when a rendition appears
+    /// or its peak bandwidth grows; not otherwise.
+    async fn write_master(&mut self) -> anyhow::Result<()> {
+        let variants = self.variants();
+        if variants == self.written_variants {
+            return Ok(());
+        }
+        self.written_variants = variants.clone();
+        let dir = self.dir.clone();
+        blocking(move || files::write_master(&dir, &variants)).await
     }
 
     /// Length of the top rendition, which every other rendition follows.
@@ -327,65 +372,4 @@ impl Recorder {
             renditions: serde_json::to_value(self.variants()).unwrap_or_default(),
         }
     }
-}
-
-/// Closes recordings a dead process left open: replays each rendition's
-/// journal, ends the playlists, and marks the recording interrupted.
-pub async fn recover(
-    db: &PgPool,
-    recordings_root: &Path,
-    target: Duration,
-) -> anyhow::Result<usize> {
-    let unfinished = catalog::unfinished(db).await?;
-    for recording in &unfinished {
-        let dir = recording_dir(recordings_root, recording.id);
-        let kind = PlaylistKind::Recording;
-        let variants: Vec<Variant> =
-            serde_json::from_value(recording.renditions.clone()).unwrap_or_default();
-        let replay_dir = dir.clone();
-        let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
-        let tracks = blocking(move || {
-            let mut tracks = Vec::new();
-            for name in names {
-                let journal = replay_dir.join(&name).join(JOURNAL);
-                let text = std::fs::read_to_string(&journal).unwrap_or_default();
-                let mut playlist = MediaPlaylist::new(kind, target);
-                // A torn last line (killed mid-write) is skipped; its segment is the one lost.
-                for entry in text
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<SegmentEntry>(l).ok())
-                {
-                    if replay_dir.join(&name).join(entry.uri()).exists() {
-                        playlist.push(entry);
-                    }
-                }
-                playlist.end();
-                write_durably(
-                    &replay_dir.join(&name).join("index.m3u8"),
-                    playlist.render().as_bytes(),
-                )?;
-                tracks.push((playlist.duration(), playlist.size()));
-            }
-            Ok(tracks)
-        })
-        .await?;
-        let duration = tracks.first().map_or(Duration::ZERO, |t| t.0);
-        let size: u64 = tracks.iter().map(|t| t.1).sum();
-        let ended_at =
-            recording.started_at + chrono::Duration::from_std(duration).unwrap_or_default();
-        catalog::finish(
-            db,
-            recording.id,
-            RecordingStatus::Interrupted,
-            ended_at,
-            &RecordingProgress {
-                duration_ms: duration.as_millis() as i64,
-                size_bytes: size as i64,
-                renditions: recording.renditions.clone(),
-            },
-        )
-        .await?;
-        tracing::warn!(recording = %recording.id, duration_ms = duration.as_millis() as u64, "recovered a recording interrupted by a crash");
-    }
-    Ok(unfinished.len())
 }

@@ -12,9 +12,34 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
-use crate::media::{MediaEvent, MediaMsg, RunningPipeline};
+use crate::media::format::VideoFormat;
+use crate::media::pipeline::{Report, RunningPipeline, Stage};
 use crate::pipelines;
-use plan::{RenditionKind, RenditionPlan, VideoFormat};
+use plan::{RenditionKind, RenditionPlan};
+
+/// What a ladder makes, sent from its appsinks to the classroom.
+#[derive(Debug)]
+pub enum LadderOutput {
+    /// One complete fMP4 fragment (moof+mdat): an HLS segment. The first
+    /// fragment of each rendition carries its init segment (ftyp+moov), and
+    /// so does every fragment until one was delivered: an init cannot be
+    /// lost to a full channel, and arrives with the segment that needs it.
+    Fragment {
+        rendition: usize,
+        init: Option<Bytes>,
+        data: Bytes,
+        pts: gst::ClockTime,
+        duration: gst::ClockTime,
+    },
+    /// A small JPEG of the picture, about once a second.
+    Thumbnail(Bytes),
+}
+
+#[derive(Debug)]
+pub struct LadderMsg {
+    pub incarnation: u64,
+    pub output: LadderOutput,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LadderError {
@@ -98,7 +123,8 @@ impl Ladder {
         description: &str,
         renditions: &[RenditionPlan],
         incarnation: u64,
-        events: mpsc::Sender<MediaMsg>,
+        outputs: mpsc::Sender<LadderMsg>,
+        reports: mpsc::Sender<Report>,
     ) -> Result<Self, LadderError> {
         let bin = gst::parse::bin_from_description(description, false)
             .map_err(|e| LadderError::Pipeline(e.to_string()))?;
@@ -119,22 +145,23 @@ impl Ladder {
                 .by_name(&format!("rendition_{}", rendition.name))
                 .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
                 .ok_or_else(|| LadderError::Pipeline(format!("no sink for {}", rendition.name)))?;
-            sink.set_callbacks(fragment_callbacks(index, incarnation, events.clone()));
+            sink.set_callbacks(fragment_callbacks(index, incarnation, outputs.clone()));
         }
         if let Some(thumbnail) = pipeline
             .by_name("thumbnail")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         {
-            let events = events.clone();
+            let outputs = outputs.clone();
             thumbnail.set_callbacks(
                 gst_app::AppSinkCallbacks::builder()
                     .new_sample(move |sink| {
                         let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                         if let Some(buffer) = sample.buffer() {
                             if let Ok(map) = buffer.map_readable() {
-                                let _ = events.try_send(MediaMsg {
+                                // A lost thumbnail is replaced within a second.
+                                let _ = outputs.try_send(LadderMsg {
                                     incarnation,
-                                    event: MediaEvent::Thumbnail(Bytes::copy_from_slice(&map)),
+                                    output: LadderOutput::Thumbnail(Bytes::copy_from_slice(&map)),
                                 });
                             }
                         }
@@ -143,8 +170,8 @@ impl Ladder {
                     .build(),
             );
         }
-        let running =
-            RunningPipeline::start(pipeline, incarnation, events).map_err(LadderError::Pipeline)?;
+        let running = RunningPipeline::start(pipeline, incarnation, Stage::Ladder, reports)
+            .map_err(LadderError::Pipeline)?;
         Ok(Self {
             running,
             video,
@@ -185,13 +212,15 @@ impl Ladder {
     }
 }
 
-/// Turns isofmp4mux output into init segments and fragments. Each sample is
-/// a buffer list: [init (DISCONT|HEADER), only once] + moof (HEADER) + media.
+/// Turns isofmp4mux output into fragments. Each sample is a buffer list:
+/// [init (DISCONT|HEADER), only once] + moof (HEADER) + media.
 fn fragment_callbacks(
     rendition: usize,
     incarnation: u64,
-    events: mpsc::Sender<MediaMsg>,
+    outputs: mpsc::Sender<LadderMsg>,
 ) -> gst_app::AppSinkCallbacks {
+    // Only this rendition's streaming thread touches it.
+    let mut pending_init: Option<Bytes> = None;
     gst_app::AppSinkCallbacks::builder()
         .new_sample(move |sink| {
             let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
@@ -206,16 +235,7 @@ fn fragment_callbacks(
                 };
                 let flags = buffer.flags();
                 if flags.contains(gst::BufferFlags::DISCONT | gst::BufferFlags::HEADER) {
-                    let msg = MediaMsg {
-                        incarnation,
-                        event: MediaEvent::Init {
-                            rendition,
-                            data: Bytes::copy_from_slice(&map),
-                        },
-                    };
-                    if events.try_send(msg).is_err() {
-                        metrics::counter!("classcast_fragments_dropped_total").increment(1);
-                    }
+                    pending_init = Some(Bytes::copy_from_slice(&map));
                     continue;
                 }
                 if first.is_none() && flags.contains(gst::BufferFlags::HEADER) {
@@ -231,16 +251,19 @@ fn fragment_callbacks(
                 fragment.extend_from_slice(&map);
             }
             if let Some((pts, duration)) = first {
-                let msg = MediaMsg {
+                let msg = LadderMsg {
                     incarnation,
-                    event: MediaEvent::Fragment {
+                    output: LadderOutput::Fragment {
                         rendition,
+                        init: pending_init.clone(),
                         data: fragment.freeze(),
                         pts,
                         duration,
                     },
                 };
-                if events.try_send(msg).is_err() {
+                if outputs.try_send(msg).is_ok() {
+                    pending_init = None;
+                } else {
                     metrics::counter!("classcast_fragments_dropped_total").increment(1);
                 }
             }

@@ -1,0 +1,282 @@
+//! One incarnation's media: its ingest pipeline and the ladder it starts on
+//! the first keyframe, with frames timed onto the ladder's timeline (0 = the
+//! first keyframe) and audio kept continuous with silence.
+//!
+//! Runs on the classroom task. Pushing into the ladder's appsrcs never
+//! blocks (`block=false`); a full queue is counted and the frame dropped.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use gstreamer as gst;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::ingest::pipeline::{IngestPipeline, IngestSpec};
+use crate::ingest::{Frame, FrameMsg};
+use crate::media::format::VideoFormat;
+use crate::media::pipeline::Report;
+use crate::transcode::audio_gaps::{AudioAction, AudioGaps};
+use crate::transcode::plan::{self, RenditionPlan};
+use crate::transcode::{Ladder, LadderMsg, LadderSettings};
+
+const AUDIO_RATE: u64 = 48_000;
+const AUDIO_BYTES_PER_FRAME: u64 = 4; // S16LE stereo
+/// A fragment this short flushed at the end holds only trailing audio.
+pub const TAIL_FRAGMENT_MIN: gst::ClockTime = gst::ClockTime::from_mseconds(200);
+
+/// Where an incarnation's pipelines send what they make.
+#[derive(Clone)]
+pub struct Channels {
+    pub frames: mpsc::Sender<FrameMsg>,
+    pub ladder: mpsc::Sender<LadderMsg>,
+    pub reports: mpsc::Sender<Report>,
+}
+
+/// What a video frame meant.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VideoOutcome {
+    /// An ordinary frame (or one dropped before the first keyframe).
+    Frame,
+    /// The first keyframe: the ladder runs and the incarnation shows a picture.
+    FirstPicture,
+    /// The camera changed size or codec: it must reconnect afresh.
+    FormatChanged,
+    /// The ladder could not be built or started.
+    LadderFailed(String),
+}
+
+pub struct Incarnation {
+    pub id: u64,
+    pub slate: bool,
+    ingest: Option<IngestPipeline>,
+    ladder: Option<Ladder>,
+    /// Renditions in ladder order, and their names as one shared list.
+    pub renditions: Vec<RenditionPlan>,
+    pub lineup: Arc<[String]>,
+    pub format: Option<VideoFormat>,
+    /// Ingest running time of the first keyframe: 0 on the ladder's timeline.
+    origin: Option<gst::ClockTime>,
+    pub wall_origin: DateTime<Utc>,
+    audio: AudioGaps,
+    video_end: u64,
+    /// Renditions that already produced a fragment (the first one is a discontinuity).
+    produced: Vec<bool>,
+    pub retiring: bool,
+    /// The newest video frame, pushed once the next one arrives. A feed that
+    /// ends mid-frame (an SRT caller hanging up mid-PES) leaves its last
+    /// frame truncated; holding one frame back keeps it out of the lesson.
+    held_video: Option<gst::Buffer>,
+    /// Codec strings per rendition, read from the muxer at its first fragment.
+    codecs: Vec<Option<String>>,
+}
+
+impl Incarnation {
+    pub fn start(
+        id: u64,
+        spec: &IngestSpec,
+        slate: bool,
+        channels: &Channels,
+    ) -> Result<Self, String> {
+        let ingest =
+            IngestPipeline::start(spec, id, channels.frames.clone(), channels.reports.clone())
+                .map_err(|e| e.to_string())?;
+        Ok(Self {
+            id,
+            slate,
+            ingest: Some(ingest),
+            ladder: None,
+            renditions: Vec::new(),
+            lineup: Arc::from(Vec::new()),
+            format: None,
+            origin: None,
+            wall_origin: Utc::now(),
+            audio: AudioGaps::new(),
+            video_end: 0,
+            produced: Vec::new(),
+            retiring: false,
+            held_video: None,
+            codecs: Vec::new(),
+        })
+    }
+
+    /// Where a pushed feed's bytes go (RTMP, SRT).
+    pub fn input(&self) -> Option<gstreamer_app::AppSrc> {
+        self.ingest.as_ref().and_then(|i| i.input())
+    }
+
+    /// Takes one video frame. `plan_for` decides the renditions when the
+    /// first keyframe starts the ladder.
+    pub fn video(
+        &mut self,
+        frame: Frame,
+        format: Option<VideoFormat>,
+        settings: &LadderSettings,
+        plan_for: impl FnOnce(&VideoFormat) -> Vec<RenditionPlan>,
+        channels: &Channels,
+    ) -> VideoOutcome {
+        if self.retiring {
+            return VideoOutcome::Frame;
+        }
+        if let Some(format) = format {
+            if self.format.as_ref().is_some_and(|f| {
+                f.width != format.width || f.height != format.height || f.codec != format.codec
+            }) {
+                warn!(incarnation = self.id, "video format changed; reconnecting");
+                return VideoOutcome::FormatChanged;
+            }
+            self.format = Some(format);
+        }
+        let mut outcome = VideoOutcome::Frame;
+        if self.origin.is_none() {
+            if !frame.keyframe {
+                return outcome; // decoders need a keyframe to start
+            }
+            let Some(format) = self.format.clone() else {
+                return outcome;
+            };
+            if let Err(e) = self.start_ladder(&format, settings, plan_for(&format), channels) {
+                return VideoOutcome::LadderFailed(e);
+            }
+            self.origin = Some(frame.dts.min(frame.pts));
+            self.wall_origin = Utc::now();
+            outcome = VideoOutcome::FirstPicture;
+        }
+        let origin = self.origin.unwrap_or_default();
+        let dts = frame.dts.saturating_sub(origin);
+        let pts = frame.pts.saturating_sub(origin);
+        let duration = frame.duration.unwrap_or(gst::ClockTime::from_mseconds(40));
+        self.video_end = self.video_end.max((pts + duration).nseconds());
+        let mut buffer = frame.buffer.copy();
+        {
+            // `copy` shares the memory and gives us a writable header.
+            let buffer = buffer.get_mut().expect("fresh copy is writable");
+            buffer.set_pts(pts);
+            buffer.set_dts(dts);
+        }
+        let silence = self.audio.on_video(dts.nseconds());
+        if let Some(ladder) = &self.ladder {
+            if let Some(action) = silence {
+                push_audio_action(ladder, action, None);
+            }
+            if let Some(previous) = self.held_video.replace(buffer) {
+                if ladder.push_video(previous).is_err() {
+                    metrics::counter!("classcast_ladder_push_failed_total").increment(1);
+                }
+            }
+        }
+        outcome
+    }
+
+    fn start_ladder(
+        &mut self,
+        format: &VideoFormat,
+        settings: &LadderSettings,
+        renditions: Vec<RenditionPlan>,
+        channels: &Channels,
+    ) -> Result<(), String> {
+        let description = crate::transcode::describe(format, &renditions, settings)
+            .map_err(|e| format!("ladder description: {e}"))?;
+        tracing::debug!(incarnation = self.id, "ladder:\n{description}");
+        let ladder = Ladder::start(
+            &description,
+            &renditions,
+            self.id,
+            channels.ladder.clone(),
+            channels.reports.clone(),
+        )
+        .map_err(|e| format!("cannot start ladder: {e}"))?;
+        self.produced = vec![false; renditions.len()];
+        self.codecs = vec![None; renditions.len()];
+        self.lineup = renditions.iter().map(|r| r.name.clone()).collect();
+        self.renditions = renditions;
+        self.ladder = Some(ladder);
+        Ok(())
+    }
+
+    pub fn audio(&mut self, frame: Frame) {
+        let (Some(origin), Some(ladder)) = (self.origin, &self.ladder) else {
+            return;
+        };
+        if frame.pts < origin || self.retiring {
+            return;
+        }
+        let pts = (frame.pts - origin).nseconds();
+        let samples = frame.buffer.size() as u64 / AUDIO_BYTES_PER_FRAME;
+        let duration = samples * 1_000_000_000 / AUDIO_RATE;
+        for action in self.audio.on_audio(pts, duration) {
+            push_audio_action(ladder, action, Some(&frame.buffer));
+        }
+    }
+
+    /// Stops the ingest and flushes the ladder. True when a ladder is
+    /// flushing (its end-of-stream will follow on the reports channel).
+    pub fn retire(&mut self) -> bool {
+        self.retiring = true;
+        self.ingest = None; // stops the ingest pipeline
+        let Some(ladder) = &self.ladder else {
+            return false;
+        };
+        if let Some(action) = self.audio.finish(self.video_end) {
+            push_audio_action(ladder, action, None);
+        }
+        ladder.finish();
+        true
+    }
+
+    /// Facts about rendition `rendition`'s next fragment: whether it starts
+    /// a discontinuity, and the rendition's codecs (read on its first
+    /// fragment: codec parameters change only with a new incarnation).
+    pub fn next_fragment(&mut self, rendition: usize) -> Option<(bool, Option<String>)> {
+        let plan = self.renditions.get(rendition)?;
+        let discontinuity = !std::mem::replace(self.produced.get_mut(rendition)?, true);
+        if discontinuity {
+            let codecs = self.ladder.as_ref().and_then(|l| l.codecs(&plan.name));
+            self.codecs[rendition] = codecs;
+        }
+        Some((discontinuity, self.codecs[rendition].clone()))
+    }
+}
+
+/// Pushes real audio or generated silence into the ladder.
+fn push_audio_action(ladder: &Ladder, action: AudioAction, real: Option<&gst::Buffer>) {
+    let buffer = match (action, real) {
+        (AudioAction::Pass { start }, Some(real)) => {
+            let mut buffer = real.copy();
+            let b = buffer.get_mut().expect("fresh copy is writable");
+            b.set_pts(gst::ClockTime::from_nseconds(start));
+            b.set_dts(gst::ClockTime::NONE);
+            buffer
+        }
+        (AudioAction::Silence { start, duration }, _) => {
+            let samples = duration * AUDIO_RATE / 1_000_000_000;
+            if samples == 0 {
+                return;
+            }
+            let mut buffer =
+                gst::Buffer::from_mut_slice(vec![0u8; (samples * AUDIO_BYTES_PER_FRAME) as usize]);
+            let b = buffer.get_mut().expect("new buffer is writable");
+            b.set_pts(gst::ClockTime::from_nseconds(start));
+            b.set_duration(gst::ClockTime::from_nseconds(duration));
+            buffer
+        }
+        _ => return,
+    };
+    if ladder.push_audio(buffer).is_err() {
+        metrics::counter!("classcast_ladder_push_failed_total").increment(1);
+    }
+}
+
+/// The renditions an incarnation gets: a slate takes the camera's names
+/// and sizes, so players stay on their playlists through a drop.
+pub fn renditions_for(
+    format: &VideoFormat,
+    slate: bool,
+    camera_plan: Option<&[RenditionPlan]>,
+    ladder_heights: &[i32],
+) -> Vec<RenditionPlan> {
+    match camera_plan {
+        Some(camera) if slate => plan::stand_in(camera),
+        _ => plan::plan(format, ladder_heights),
+    }
+}

@@ -1,0 +1,589 @@
+//! The classroom task: feeds what happens to the supervisor, performs what
+//! it decides, and moves media from ingest to ladder to the lesson's
+//! outputs. It never awaits anything slow: pipelines stop off-thread, the
+//! recorder writes on its own task, catalogue rows go through the ledger.
+//!
+//! Frames, ladder output and pipeline reports arrive on three bounded
+//! channels of their own; every `try_send` into them is counted in
+//! `classcast_channel_dropped_total` when it fails.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::incarnation::{Channels, Incarnation, VideoOutcome, renditions_for};
+use super::lesson::Lesson;
+use super::supervisor::{Action, EndCause, EndReason, Input, Phase, Refused, Settings, Supervisor};
+use super::{ClassroomCmd, ClassroomStatus, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH, LiveState};
+use crate::catalog::classrooms::Classroom;
+use crate::catalog::sources::{Source, SourceKind};
+use crate::hls::SharedOutput;
+use crate::hls::viewers::{DEFAULT_VIEWER_TIMEOUT, Viewers};
+use crate::ingest::gate::{Admitted, Refusal};
+use crate::ingest::pipeline::IngestSpec;
+use crate::ingest::{FrameKind, FrameMsg};
+use crate::live::LiveContext;
+use crate::media::format::VideoFormat;
+use crate::media::pipeline::{News, Report, Stage};
+use crate::transcode::plan::RenditionPlan;
+use crate::transcode::{LadderMsg, LadderOutput, LadderSettings};
+
+/// A feed that connects but shows no picture for this long has failed.
+const FIRST_PICTURE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A finishing ladder gets this long to flush its last fragment.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a stopping classroom waits for its recorder to finish writing.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(15);
+const TICK: Duration = Duration::from_millis(250);
+/// A few seconds of frames at 60 fps with audio, should the task be busy.
+const FRAME_QUEUE: usize = 512;
+/// Minutes of fragments for a full ladder.
+const LADDER_QUEUE: usize = 256;
+const REPORT_QUEUE: usize = 64;
+
+struct Stats {
+    since: Instant,
+    bytes: u64,
+    frames: u64,
+}
+
+/// A publisher waiting for the supervisor's answer.
+struct Waiting {
+    source: Uuid,
+    caps: &'static str,
+    reply: oneshot::Sender<Result<Admitted, Refusal>>,
+}
+
+pub struct ClassroomTask {
+    ctx: LiveContext,
+    classroom: Classroom,
+    sources: Vec<Source>,
+    cmds: mpsc::Receiver<ClassroomCmd>,
+    viewer_sightings: mpsc::Receiver<u64>,
+    channels: Channels,
+    frames: mpsc::Receiver<FrameMsg>,
+    ladder_out: mpsc::Receiver<LadderMsg>,
+    reports: mpsc::Receiver<Report>,
+    status_tx: watch::Sender<ClassroomStatus>,
+    output_tx: watch::Sender<SharedOutput>,
+    sup: Supervisor,
+    incarnations: HashMap<u64, Incarnation>,
+    /// The running lesson, and earlier ones still flushing their end.
+    lessons: Vec<Lesson>,
+    waiting: Option<Waiting>,
+    last_format: Option<VideoFormat>,
+    /// The last camera's renditions: a slate replaces them name for name,
+    /// so a player on `360p/index.m3u8` keeps playing through a drop.
+    last_plan: Option<Vec<RenditionPlan>>,
+    finishing: Vec<oneshot::Receiver<()>>,
+    stopped: Option<oneshot::Sender<()>>,
+    /// The supervisor said everything has ended: leave the loop.
+    done: bool,
+    stats: Stats,
+    viewers: Viewers,
+}
+
+impl ClassroomTask {
+    pub fn new(
+        ctx: LiveContext,
+        classroom: Classroom,
+        sources: Vec<Source>,
+        cmds: mpsc::Receiver<ClassroomCmd>,
+        viewer_sightings: mpsc::Receiver<u64>,
+        status_tx: watch::Sender<ClassroomStatus>,
+        output_tx: watch::Sender<SharedOutput>,
+    ) -> Self {
+        let (frames_tx, frames) = mpsc::channel(FRAME_QUEUE);
+        let (ladder_tx, ladder_out) = mpsc::channel(LADDER_QUEUE);
+        let (reports_tx, reports) = mpsc::channel(REPORT_QUEUE);
+        let sup = Supervisor::new(settings(&ctx, &classroom));
+        Self {
+            ctx,
+            classroom,
+            sources,
+            cmds,
+            viewer_sightings,
+            channels: Channels {
+                frames: frames_tx,
+                ladder: ladder_tx,
+                reports: reports_tx,
+            },
+            frames,
+            ladder_out,
+            reports,
+            status_tx,
+            output_tx,
+            sup,
+            incarnations: HashMap::new(),
+            lessons: Vec::new(),
+            waiting: None,
+            last_format: None,
+            last_plan: None,
+            finishing: Vec::new(),
+            stopped: None,
+            done: false,
+            stats: Stats {
+                since: Instant::now(),
+                bytes: 0,
+                frames: 0,
+            },
+            viewers: Viewers::new(DEFAULT_VIEWER_TIMEOUT),
+        }
+    }
+
+    pub async fn run(mut self) {
+        let mut tick = tokio::time::interval(TICK);
+        let mut commands_open = true;
+        self.sources_changed();
+        while !self.done {
+            tokio::select! {
+                cmd = self.cmds.recv(), if commands_open => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    // The registry dropped us: the classroom was removed.
+                    None => {
+                        commands_open = false;
+                        self.input(Input::Shutdown);
+                    }
+                },
+                Some(viewer) = self.viewer_sightings.recv() => {
+                    self.viewers.seen(viewer, Instant::now());
+                }
+                Some(report) = self.reports.recv() => self.report(report),
+                Some(msg) = self.ladder_out.recv() => self.ladder_output(msg),
+                Some(msg) = self.frames.recv() => self.frame(msg),
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.input(Input::Tick);
+                    self.stats(now);
+                }
+            }
+        }
+        let finishing = std::mem::take(&mut self.finishing);
+        let done = self.stopped.take();
+        // Waiting for the recorder is the stopper's business, not the loop's.
+        tokio::spawn(async move {
+            let all = futures::future::join_all(finishing);
+            if tokio::time::timeout(FINISH_TIMEOUT, all).await.is_err() {
+                warn!("a recording did not finish writing in time");
+            }
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+        });
+        info!("classroom task stopped");
+    }
+
+    fn command(&mut self, cmd: ClassroomCmd) {
+        match cmd {
+            ClassroomCmd::Reload { classroom, sources } => {
+                self.classroom = *classroom;
+                self.sources = sources;
+                self.sup.set_settings(settings(&self.ctx, &self.classroom));
+                self.sources_changed();
+            }
+            ClassroomCmd::AttachPush {
+                source_id,
+                caps,
+                reply,
+            } => {
+                if let Some(old) = self.waiting.take() {
+                    let _ = old.reply.send(Err(Refusal::Unavailable));
+                }
+                self.waiting = Some(Waiting {
+                    source: source_id,
+                    caps,
+                    reply,
+                });
+                self.input(Input::Publish { source: source_id });
+            }
+            ClassroomCmd::Detach { source_id } => self.input(Input::Detach { source: source_id }),
+            ClassroomCmd::Shutdown { done } => {
+                self.stopped = Some(done);
+                self.input(Input::Shutdown);
+            }
+        }
+    }
+
+    fn sources_changed(&mut self) {
+        let pulled = self
+            .sources
+            .iter()
+            .find(|s| s.enabled && matches!(s.kind, SourceKind::Rtsp | SourceKind::Test))
+            .map(|s| s.id);
+        let enabled = self
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.id)
+            .collect();
+        self.input(Input::Sources { pulled, enabled });
+    }
+
+    /// Hands an input to the supervisor and performs what it decides.
+    fn input(&mut self, input: Input) {
+        self.sup.handle(input, Instant::now());
+        let mut acted = false;
+        while let Some(action) = self.sup.poll_action() {
+            acted = true;
+            self.perform(action);
+        }
+        if acted {
+            self.publish_status();
+        }
+    }
+
+    fn perform(&mut self, action: Action) {
+        let now = Instant::now();
+        match action {
+            Action::StartPulled {
+                incarnation,
+                source,
+            } => {
+                let spec = self
+                    .sources
+                    .iter()
+                    .find(|s| s.id == source)
+                    .and_then(pulled_spec(&self.classroom));
+                self.start(incarnation, spec, false, now);
+            }
+            Action::AcceptPublish {
+                incarnation,
+                source,
+            } => {
+                let Some(waiting) = self.waiting.take().filter(|w| w.source == source) else {
+                    let error = "the publisher went away".to_string();
+                    self.sup
+                        .handle(Input::StartFailed { incarnation, error }, now);
+                    return;
+                };
+                let spec = IngestSpec::Pushed { caps: waiting.caps };
+                self.start(incarnation, Some(spec), false, now);
+                let answer = self
+                    .incarnations
+                    .get(&incarnation)
+                    .and_then(|i| i.input())
+                    .map(|input| Admitted {
+                        classroom_id: self.classroom.id,
+                        input,
+                    })
+                    .ok_or_else(|| Refusal::Pipeline("the ingest has no input".into()));
+                let _ = waiting.reply.send(answer);
+            }
+            Action::RefusePublish { source, why } => {
+                if let Some(waiting) = self.waiting.take().filter(|w| w.source == source) {
+                    let _ = waiting.reply.send(Err(match why {
+                        Refused::Busy => Refusal::Busy,
+                        Refused::ShuttingDown => Refusal::Unavailable,
+                    }));
+                }
+            }
+            Action::StartSlate { incarnation } => {
+                // At the size of the camera's top rendition, which the
+                // slate's own H.264 then fills without a transcode.
+                let top = self.last_plan.as_ref().and_then(|p| p.first());
+                let spec = IngestSpec::Slate {
+                    width: top.map_or(DEFAULT_WIDTH, |r| r.width),
+                    height: top.map_or(DEFAULT_HEIGHT, |r| r.height),
+                    fps: self.last_format.as_ref().map_or(DEFAULT_FPS, |f| f.fps),
+                };
+                self.start(incarnation, Some(spec), true, now);
+            }
+            Action::Retire { incarnation } => {
+                if let Some(inc) = self.incarnations.get_mut(&incarnation) {
+                    if !inc.retire() {
+                        // No ladder yet: nothing to flush.
+                        self.incarnations.remove(&incarnation);
+                    }
+                }
+            }
+            Action::Abandon { incarnation } => {
+                warn!(incarnation, "ladder did not flush in time; dropping it");
+                self.incarnations.remove(&incarnation);
+            }
+            Action::StartLesson { lesson } => self.start_lesson(lesson),
+            Action::EndLesson { lesson, reason } => self.end_lesson(lesson, reason),
+            Action::Stopped => self.done = true,
+        }
+    }
+
+    fn start(&mut self, id: u64, spec: Option<IngestSpec>, slate: bool, now: Instant) {
+        let started = match spec {
+            Some(spec) => Incarnation::start(id, &spec, slate, &self.channels),
+            None => Err("the source is gone".to_string()),
+        };
+        match started {
+            Ok(inc) => {
+                info!(incarnation = id, slate, "ingest started");
+                self.incarnations.insert(id, inc);
+            }
+            Err(error) => {
+                warn!(incarnation = id, "cannot start ingest: {error}");
+                self.sup.handle(
+                    Input::StartFailed {
+                        incarnation: id,
+                        error,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    fn start_lesson(&mut self, no: u64) {
+        for earlier in &mut self.lessons {
+            earlier.superseded();
+        }
+        let source_id = self.sup.camera().map(|(_, s)| s);
+        let lesson = Lesson::open(
+            no,
+            &self.ctx,
+            &self.classroom,
+            source_id,
+            &self.output_tx,
+            &self.status_tx,
+        );
+        self.lessons.push(lesson);
+    }
+
+    fn end_lesson(&mut self, no: u64, reason: EndReason) {
+        let Some(at) = self.lessons.iter().position(|l| l.no == no) else {
+            return;
+        };
+        let finishing = self.lessons.remove(at).close(reason, &self.ctx.ledger);
+        // Forget the ones already done, so a classroom that runs for months
+        // does not collect them.
+        self.finishing
+            .retain_mut(|f| matches!(f.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+        self.finishing.extend(finishing);
+    }
+
+    fn frame(&mut self, msg: FrameMsg) {
+        let id = msg.incarnation;
+        let is_camera = self.sup.camera().is_some_and(|(c, _)| c == id);
+        let Some(inc) = self.incarnations.get_mut(&id) else {
+            return;
+        };
+        match msg.kind {
+            FrameKind::Audio(frame) => inc.audio(frame),
+            FrameKind::Video { frame, format } => {
+                let size = frame.buffer.size() as u64;
+                let settings = LadderSettings {
+                    segment: self.ctx.config.segment_duration(),
+                    x264_preset: self.ctx.config.live.x264_preset.clone(),
+                };
+                let heights = &self.classroom.ladder_heights;
+                let camera_plan = self.last_plan.as_deref();
+                let slate = inc.slate;
+                let outcome = inc.video(
+                    frame,
+                    format,
+                    &settings,
+                    |f| renditions_for(f, slate, camera_plan, heights),
+                    &self.channels,
+                );
+                if is_camera {
+                    self.stats.bytes += size;
+                    self.stats.frames += 1;
+                }
+                match outcome {
+                    VideoOutcome::Frame => {
+                        if is_camera {
+                            // Cheap: the supervisor only notes the time.
+                            self.sup
+                                .handle(Input::Video { incarnation: id }, Instant::now());
+                        }
+                    }
+                    VideoOutcome::FirstPicture => {
+                        if is_camera {
+                            self.last_format = inc.format.clone();
+                            self.last_plan = Some(inc.renditions.clone());
+                        }
+                        self.input(Input::FirstPicture { incarnation: id });
+                    }
+                    VideoOutcome::FormatChanged => self.input(Input::IngestEnded {
+                        incarnation: id,
+                        cause: EndCause::FormatChanged,
+                    }),
+                    VideoOutcome::LadderFailed(e) => {
+                        warn!(incarnation = id, "{e}");
+                        self.input(Input::IngestEnded {
+                            incarnation: id,
+                            cause: EndCause::Error(e),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn ladder_output(&mut self, msg: LadderMsg) {
+        let id = msg.incarnation;
+        match msg.output {
+            LadderOutput::Fragment {
+                rendition,
+                init,
+                data,
+                pts,
+                duration,
+            } => {
+                let Some(no) = self.sup.lesson_of(id) else {
+                    return;
+                };
+                let (Some(lesson), Some(inc)) = (
+                    self.lessons.iter_mut().find(|l| l.no == no),
+                    self.incarnations.get_mut(&id),
+                ) else {
+                    return;
+                };
+                lesson.fragment(inc, rendition, init, data, pts, duration);
+            }
+            LadderOutput::Thumbnail(jpeg) => {
+                if self.sup.on_air() != Some(id) {
+                    return;
+                }
+                let current = self.sup.current_lesson();
+                if let Some(lesson) = self.lessons.iter_mut().find(|l| Some(l.no) == current) {
+                    lesson.thumbnail(&jpeg);
+                }
+            }
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        // A pipeline reports its end after its last frame or fragment was
+        // queued, on another channel: take those first, so the end of a
+        // feed keeps its last pictures and a lesson its last segment.
+        while let Ok(msg) = self.frames.try_recv() {
+            self.frame(msg);
+        }
+        while let Ok(msg) = self.ladder_out.try_recv() {
+            self.ladder_output(msg);
+        }
+        let id = report.incarnation;
+        match (report.stage, report.news) {
+            (Stage::Ingest, News::Error(e)) => {
+                if self.incarnations.get(&id).is_some_and(|i| !i.retiring) {
+                    warn!(incarnation = id, "ingest error: {e}");
+                }
+                self.input(Input::IngestEnded {
+                    incarnation: id,
+                    cause: EndCause::Error(e),
+                });
+            }
+            (Stage::Ingest, News::Eos) => self.input(Input::IngestEnded {
+                incarnation: id,
+                cause: EndCause::Closed,
+            }),
+            (Stage::Ingest, News::AudioSeen) => self.input(Input::AudioSeen { incarnation: id }),
+            (Stage::Ingest, News::Unsupported(caps)) => self.input(Input::Unsupported {
+                incarnation: id,
+                caps,
+            }),
+            (Stage::Ladder, News::Eos) => {
+                self.incarnations.remove(&id);
+                self.input(Input::Flushed { incarnation: id });
+            }
+            (Stage::Ladder, News::Error(e)) => {
+                warn!(incarnation = id, "ladder error: {e}");
+                // A ladder that failed will flush nothing more.
+                self.input(Input::IngestEnded {
+                    incarnation: id,
+                    cause: EndCause::Error(e),
+                });
+                self.incarnations.remove(&id);
+                self.input(Input::Flushed { incarnation: id });
+            }
+            (Stage::Ladder, _) => {}
+        }
+    }
+
+    fn publish_status(&self) {
+        let state = match self.sup.phase() {
+            Phase::Idle => LiveState::Idle,
+            Phase::Live => LiveState::Live,
+            Phase::SignalLost => LiveState::SignalLost,
+        };
+        let current = self.sup.current_lesson();
+        let lesson = self.lessons.iter().find(|l| Some(l.no) == current);
+        let source_id = self.sup.camera().map(|(_, s)| s);
+        let problem = self.sup.problem().map(str::to_string);
+        self.status_tx.send_if_modified(|s| {
+            let before = s.clone();
+            s.state = state;
+            s.session_id = lesson.map(|l| l.id);
+            s.recording_id = lesson.and_then(|l| l.recording_id);
+            s.live_since = lesson.map(|l| l.started_at);
+            s.source_id = source_id;
+            s.problem = problem;
+            if state == LiveState::Idle {
+                s.ingest_kbps = 0;
+                s.fps = 0.0;
+                s.renditions.clear();
+            }
+            *s != before
+        });
+    }
+
+    fn stats(&mut self, now: Instant) {
+        let elapsed = now - self.stats.since;
+        if elapsed < Duration::from_secs(1) {
+            return;
+        }
+        let kbps = (self.stats.bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1000.0) as u64;
+        let fps = self.stats.frames as f64 / elapsed.as_secs_f64();
+        let labels = [("classroom", self.classroom.id.to_string())];
+        metrics::gauge!("classcast_ingest_bitrate_bps", &labels).set(kbps as f64 * 1000.0);
+        metrics::gauge!("classcast_ingest_fps", &labels).set(fps);
+        let viewers = self.viewers.count(now);
+        metrics::gauge!("classcast_viewers", &labels).set(viewers as f64);
+        self.stats = Stats {
+            since: now,
+            bytes: 0,
+            frames: 0,
+        };
+        self.status_tx.send_if_modified(|s| {
+            let before = (s.ingest_kbps, s.fps, s.viewers);
+            s.ingest_kbps = kbps;
+            s.fps = (fps * 10.0).round() / 10.0;
+            s.viewers = viewers;
+            before != (s.ingest_kbps, s.fps, s.viewers)
+        });
+    }
+}
+
+/// The supervisor's timings for this classroom.
+fn settings(ctx: &LiveContext, classroom: &Classroom) -> Settings {
+    let config = &ctx.config;
+    Settings {
+        signal_timeout: config.signal_timeout(),
+        first_picture_timeout: FIRST_PICTURE_TIMEOUT,
+        flush_timeout: FLUSH_TIMEOUT,
+        grace: classroom.grace_seconds.map_or(config.grace_period(), |s| {
+            Duration::from_secs(s.max(0) as u64)
+        }),
+        reconnect_min: Duration::from_secs(1),
+        reconnect_max: config.reconnect_max(),
+    }
+}
+
+/// How to start a pulled source: an IP camera or the test pattern.
+fn pulled_spec(classroom: &Classroom) -> impl Fn(&Source) -> Option<IngestSpec> + '_ {
+    move |source| match source.kind {
+        SourceKind::Test => Some(IngestSpec::Test {
+            title: classroom.name.clone(),
+            width: DEFAULT_WIDTH,
+            height: DEFAULT_HEIGHT,
+            fps: DEFAULT_FPS,
+        }),
+        SourceKind::Rtsp => Some(IngestSpec::Rtsp {
+            url: source.url.clone().unwrap_or_default(),
+            username: source.username.clone(),
+            password: source.password.clone(),
+        }),
+        _ => None,
+    }
+}
