@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod rtsp_camera;
+pub mod throwaway_postgres;
 
 pub const ADMIN_URL: &str = "postgres://classcast:classcast@127.0.0.1:5432/postgres";
 
@@ -38,6 +39,8 @@ pub struct TestServer {
     pub media: tempfile::TempDir,
     pub log: PathBuf,
     extra_env: Vec<(String, String)>,
+    /// The database was made for this server on the shared cluster.
+    own_database: bool,
     child: Option<Child>,
     pub client: reqwest::Client,
 }
@@ -51,6 +54,9 @@ pub struct ServerOptions {
     pub auth: bool,
     /// Any other settings, as CLASSCAST_* environment variables.
     pub env: Vec<(&'static str, String)>,
+    /// A database elsewhere (a throwaway cluster); by default a fresh
+    /// database on the shared server, dropped afterwards.
+    pub database_url: Option<String>,
 }
 
 impl TestServer {
@@ -74,7 +80,10 @@ impl TestServer {
             http: free_tcp_port(),
             rtmp: free_tcp_port(),
             srt: free_udp_port(),
-            database_url: format!("postgres://classcast:classcast@127.0.0.1:5432/{db_name}"),
+            database_url: options.database_url.clone().unwrap_or_else(|| {
+                format!("postgres://classcast:classcast@127.0.0.1:5432/{db_name}")
+            }),
+            own_database: options.database_url.is_none(),
             media,
             log,
             extra_env,
@@ -341,7 +350,7 @@ impl Drop for TestServer {
             eprintln!("--- server log ---\n{}", self.logs());
         }
         // Leave the database behind only when a test failed, for inspection.
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && self.own_database {
             let name = self
                 .database_url
                 .rsplit('/')

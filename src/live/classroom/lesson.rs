@@ -27,6 +27,7 @@ use crate::recording::{self, RecordingMeta};
 
 pub struct Lesson {
     pub no: LessonNo,
+    classroom_id: Uuid,
     pub id: Uuid,
     pub recording_id: Option<Uuid>,
     pub started_at: DateTime<Utc>,
@@ -108,9 +109,11 @@ impl Lesson {
             outputs.push(Box::new(Recording::new(recorder)));
         }
         tracing::info!(session = %id, recording = ?recording_id, "lesson started");
-        metrics::counter!("classcast_live_sessions_total").increment(1);
+        metrics::counter!("classcast_live_sessions_total", "classroom" => classroom.id.to_string())
+            .increment(1);
         Self {
             no,
+            classroom_id: classroom.id,
             id,
             recording_id,
             started_at,
@@ -209,7 +212,8 @@ impl Lesson {
         for output in &mut self.outputs {
             output.fragment(&fragment);
         }
-        metrics::counter!("classcast_segments_written_total").increment(1);
+        metrics::counter!("classcast_segments_written_total", "classroom" => self.classroom_id.to_string())
+            .increment(1);
     }
 
     pub fn thumbnail(&mut self, jpeg: &Bytes) {
