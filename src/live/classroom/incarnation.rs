@@ -100,6 +100,11 @@ impl Incarnation {
         })
     }
 
+    /// Frames this incarnation's ladder has shed under overload.
+    pub fn shed_frames(&self) -> u64 {
+        self.ladder.as_ref().map_or(0, |l| l.shed_frames())
+    }
+
     /// Where a pushed feed's bytes go (RTMP, SRT).
     pub fn input(&self) -> Option<gstreamer_app::AppSrc> {
         self.ingest.as_ref().and_then(|i| i.input())
@@ -181,6 +186,7 @@ impl Incarnation {
         let ladder = Ladder::start(
             &description,
             &renditions,
+            settings.segment,
             self.id,
             channels.ladder.clone(),
             channels.reports.clone(),

@@ -7,11 +7,13 @@
 //! - `task`: the loop that feeds the supervisor and performs its actions;
 //! - `incarnation`: one ingest + ladder pair and the frames through it;
 //! - `lesson`: a lesson's ids, segment numbering and list of outputs;
-//! - `outputs`: live HLS and the recorder, behind one small interface.
+//! - `outputs`: live HLS and the recorder, behind one small interface;
+//! - `status`: what the API and the live wall are told.
 
 mod incarnation;
 mod lesson;
 pub mod outputs;
+mod status;
 pub mod supervisor;
 mod task;
 

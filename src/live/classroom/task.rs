@@ -17,12 +17,12 @@ use uuid::Uuid;
 
 use super::incarnation::{Channels, Incarnation, VideoOutcome, renditions_for};
 use super::lesson::Lesson;
-use super::supervisor::{Action, EndCause, EndReason, Input, Phase, Refused, Settings, Supervisor};
-use super::{ClassroomCmd, ClassroomStatus, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH, LiveState};
+use super::status::StatusBoard;
+use super::supervisor::{Action, EndCause, EndReason, Input, Refused, Settings, Supervisor};
+use super::{ClassroomCmd, ClassroomStatus, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH};
 use crate::catalog::classrooms::Classroom;
 use crate::catalog::sources::{Source, SourceKind};
 use crate::hls::SharedOutput;
-use crate::hls::viewers::{DEFAULT_VIEWER_TIMEOUT, Viewers};
 use crate::ingest::gate::{Admitted, Refusal};
 use crate::ingest::pipeline::IngestSpec;
 use crate::ingest::{FrameKind, FrameMsg};
@@ -45,12 +45,6 @@ const FRAME_QUEUE: usize = 512;
 const LADDER_QUEUE: usize = 256;
 const REPORT_QUEUE: usize = 64;
 
-struct Stats {
-    since: Instant,
-    bytes: u64,
-    frames: u64,
-}
-
 /// A publisher waiting for the supervisor's answer.
 struct Waiting {
     source: Uuid,
@@ -68,7 +62,7 @@ pub struct ClassroomTask {
     frames: mpsc::Receiver<FrameMsg>,
     ladder_out: mpsc::Receiver<LadderMsg>,
     reports: mpsc::Receiver<Report>,
-    status_tx: watch::Sender<ClassroomStatus>,
+    status: StatusBoard,
     output_tx: watch::Sender<SharedOutput>,
     sup: Supervisor,
     incarnations: HashMap<u64, Incarnation>,
@@ -83,8 +77,6 @@ pub struct ClassroomTask {
     stopped: Option<oneshot::Sender<()>>,
     /// The supervisor said everything has ended: leave the loop.
     done: bool,
-    stats: Stats,
-    viewers: Viewers,
 }
 
 impl ClassroomTask {
@@ -115,7 +107,7 @@ impl ClassroomTask {
             frames,
             ladder_out,
             reports,
-            status_tx,
+            status: StatusBoard::new(status_tx, Instant::now()),
             output_tx,
             sup,
             incarnations: HashMap::new(),
@@ -126,12 +118,6 @@ impl ClassroomTask {
             finishing: Vec::new(),
             stopped: None,
             done: false,
-            stats: Stats {
-                since: Instant::now(),
-                bytes: 0,
-                frames: 0,
-            },
-            viewers: Viewers::new(DEFAULT_VIEWER_TIMEOUT),
         }
     }
 
@@ -150,7 +136,7 @@ impl ClassroomTask {
                     }
                 },
                 Some(viewer) = self.viewer_sightings.recv() => {
-                    self.viewers.seen(viewer, Instant::now());
+                    self.status.viewer(viewer, Instant::now());
                 }
                 Some(report) = self.reports.recv() => self.report(report),
                 Some(msg) = self.ladder_out.recv() => self.ladder_output(msg),
@@ -158,7 +144,8 @@ impl ClassroomTask {
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.input(Input::Tick);
-                    self.stats(now);
+                    let shed = self.incarnations.values().map(|i| i.shed_frames()).sum();
+                    self.status.tick(now, self.classroom.id, shed);
                 }
             }
         }
@@ -232,7 +219,7 @@ impl ClassroomTask {
             self.perform(action);
         }
         if acted {
-            self.publish_status();
+            self.status.publish(&self.sup, &self.lessons);
         }
     }
 
@@ -344,7 +331,7 @@ impl ClassroomTask {
             &self.classroom,
             source_id,
             &self.output_tx,
-            &self.status_tx,
+            self.status.sender(),
         );
         self.lessons.push(lesson);
     }
@@ -386,8 +373,7 @@ impl ClassroomTask {
                     &self.channels,
                 );
                 if is_camera {
-                    self.stats.bytes += size;
-                    self.stats.frames += 1;
+                    self.status.frame(size);
                 }
                 match outcome {
                     VideoOutcome::Frame => {
@@ -499,59 +485,6 @@ impl ClassroomTask {
             }
             (Stage::Ladder, _) => {}
         }
-    }
-
-    fn publish_status(&self) {
-        let state = match self.sup.phase() {
-            Phase::Idle => LiveState::Idle,
-            Phase::Live => LiveState::Live,
-            Phase::SignalLost => LiveState::SignalLost,
-        };
-        let current = self.sup.current_lesson();
-        let lesson = self.lessons.iter().find(|l| Some(l.no) == current);
-        let source_id = self.sup.camera().map(|(_, s)| s);
-        let problem = self.sup.problem().map(str::to_string);
-        self.status_tx.send_if_modified(|s| {
-            let before = s.clone();
-            s.state = state;
-            s.session_id = lesson.map(|l| l.id);
-            s.recording_id = lesson.and_then(|l| l.recording_id);
-            s.live_since = lesson.map(|l| l.started_at);
-            s.source_id = source_id;
-            s.problem = problem;
-            if state == LiveState::Idle {
-                s.ingest_kbps = 0;
-                s.fps = 0.0;
-                s.renditions.clear();
-            }
-            *s != before
-        });
-    }
-
-    fn stats(&mut self, now: Instant) {
-        let elapsed = now - self.stats.since;
-        if elapsed < Duration::from_secs(1) {
-            return;
-        }
-        let kbps = (self.stats.bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1000.0) as u64;
-        let fps = self.stats.frames as f64 / elapsed.as_secs_f64();
-        let labels = [("classroom", self.classroom.id.to_string())];
-        metrics::gauge!("classcast_ingest_bitrate_bps", &labels).set(kbps as f64 * 1000.0);
-        metrics::gauge!("classcast_ingest_fps", &labels).set(fps);
-        let viewers = self.viewers.count(now);
-        metrics::gauge!("classcast_viewers", &labels).set(viewers as f64);
-        self.stats = Stats {
-            since: now,
-            bytes: 0,
-            frames: 0,
-        };
-        self.status_tx.send_if_modified(|s| {
-            let before = (s.ingest_kbps, s.fps, s.viewers);
-            s.ingest_kbps = kbps;
-            s.fps = (fps * 10.0).round() / 10.0;
-            s.viewers = viewers;
-            before != (s.ingest_kbps, s.fps, s.viewers)
-        });
     }
 }
 
