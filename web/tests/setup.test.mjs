@@ -115,7 +115,10 @@ async function onboard(page, { phone, suffix }) {
 
   // The source says it is connected, with what it receives.
   await card.locator('.source-health[data-connected="true"]', { hasText: '已连接' }).waitFor({ timeout: 30_000 });
-  await card.locator('.health-figures', { hasText: /\d+ kbps · \d+ 帧\/秒 · H\.264 · 640×360/ }).waitFor({ timeout: 15_000 });
+  await card.locator('.health-figures', { hasText: /\d+ kbps · \d+ 帧\/秒 · H\.264 · \d+×\d+/ }).waitFor({ timeout: 15_000 })
+    .catch(async (error) => {
+      throw new Error(`source health: ${await card.locator('.source-health').innerText()} (${error.message})`);
+    });
 
   await navigate(page, '直播墙', phone);
   const wallCard = page.locator('.classroom-card', { hasText: room });
