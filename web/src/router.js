@@ -43,3 +43,11 @@ router.beforeEach(async (to) => {
   if (!session.state.user) return { name: 'login', query: { next: to.fullPath } };
   return true;
 });
+
+// An address typed or pasted with only a new "#/…" (or a plain link into
+// the app) changes the hash without the history entry vue-router watches:
+// follow it, as the old UI did.
+window.addEventListener('hashchange', () => {
+  const path = location.hash.replace(/^#/, '') || '/';
+  if (path !== router.currentRoute.value.fullPath) router.replace(path);
+});
