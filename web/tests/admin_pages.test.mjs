@@ -79,10 +79,15 @@ describe('administration', () => {
   });
 
   test('the API refuses disabling yourself', { todo: 'the refusal comes with the hardening branch (error code in the JSON error)' }, async () => {
-    const me = (await apiCall(admin, 'GET', '/api/session')).user;
+    // A throwaway admin tries it on themselves: while the API still allows
+    // it, only they are locked out, not the admin the other tests use.
+    const name = `selfdisable${Date.now() % 100000}`;
+    await apiCall(admin, 'POST', '/api/users', { username: name, password: 'self-disable-pw1', school_id: null, roles: [{ role: 'system_admin' }] });
+    const them = await signIn(name, 'self-disable-pw1');
+    const me = (await apiCall(them, 'GET', '/api/session')).user;
     const response = await fetch(`${BASE}/api/users/${me.user_id}`, {
       method: 'PATCH',
-      headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrf, 'content-type': 'application/json' },
+      headers: { cookie: them.cookie, 'x-csrf-token': them.csrf, 'content-type': 'application/json' },
       body: JSON.stringify({ disabled: true }),
     });
     assert.ok([403, 409, 422].includes(response.status), `disabling yourself: ${response.status}`);
@@ -91,7 +96,10 @@ describe('administration', () => {
   test('the audit log reads in names, in the UI language, and filters', { timeout: 60_000 }, async (t) => {
     const page = await openPage(browser, t, '/#/admin/audit', { cookie: admin.cookie });
     const table = page.locator('.audit-table');
-    await table.locator('td', { hasText: '创建学校' }).first().waitFor({ timeout: 10_000 });
+    await table.locator('td', { hasText: '创建学校' }).first().waitFor({ timeout: 10_000 })
+      .catch(async (error) => {
+        throw new Error(`audit page: ${(await page.locator('main').innerText()).slice(0, 600)} (${error.message})`);
+      });
     const text = await table.innerText();
     assert.doesNotMatch(text, UUID, 'no ids in the audit log');
     assert.doesNotMatch(text, /\buser\b|\bschool\b/, 'no English words in the zh-CN audit log');
@@ -125,7 +133,10 @@ describe('every page, both languages, desktop and phone', () => {
         for (const entry of pages) {
           const [name, path] = entry;
           await page.goto(`${BASE}/?lang=${lang === 'zh' ? 'zh-CN' : 'en'}#${typeof path === 'function' ? path() : path}`);
-          await page.locator('h1, .el-result__title', { hasText: entry[langIndex] }).first().waitFor({ timeout: 15_000 });
+          await page.locator('h1, .el-result__title', { hasText: entry[langIndex] }).first().waitFor({ timeout: 15_000 })
+            .catch(async (error) => {
+              throw new Error(`${name}: ${(await page.locator('main').innerText()).slice(0, 200)} (${error.message})`);
+            });
           await page.waitForFunction(() => !document.body.innerText.includes('加载中') && !document.body.innerText.includes('Loading'), null, { timeout: 15_000 });
           assert.equal(await page.getAttribute('html', 'lang'), lang === 'zh' ? 'zh-CN' : 'en');
           if (device === 'phone') await assertNoSidewaysScroll(page, `${name} (${lang})`);
