@@ -49,7 +49,10 @@ db: deps
 	@$(SUDO) runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='classcast'" | grep -q 1 \
 		|| $(SUDO) runuser -u postgres -- psql -qc "CREATE ROLE classcast LOGIN CREATEDB PASSWORD 'classcast'"
 
+# Vite 8 needs Node 20.19+; Debian 12's own nodejs is 18, so say so plainly.
 web: deps
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+		|| { echo "the UI build needs Node.js 20.19 or newer (found $$(node --version))" >&2; exit 1; }
 	cd web && npm ci --no-audit --no-fund && npm run build
 
 build: deps

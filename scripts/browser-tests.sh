@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Runs the browser tests (web/tests, Playwright driving Debian's Chromium)
 # against a real classcast with its demo classroom, on ports and a database
-# of their own.
+# of their own. Playback tokens last 20 s here, so every playing test also
+# rides through token renewals; lessons end 3 s after their feed stops.
+# Screenshots of every page land in web/test-output/screenshots (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /usr/bin/chromium ] || { echo "chromium missing: run make test (installs it)" >&2; exit 1; }
+[ -d web/dist ] || { echo "web/dist missing: run make web" >&2; exit 1; }
 db="classcast_browser_$$"
 media=$(mktemp -d)
 free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 port=$(free_port SOCK_STREAM)
+rtmp_port=$(free_port SOCK_STREAM)
 srt_port=$(free_port SOCK_DGRAM)
+playback_ttl=20
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
+export CLASSCAST_SCREENSHOT_DIR="${CLASSCAST_SCREENSHOT_DIR:-$PWD/web/test-output/screenshots}"
+rm -rf "$CLASSCAST_SCREENSHOT_DIR" && mkdir -p "$CLASSCAST_SCREENSHOT_DIR"
 # A real OpenID Connect provider as the district's identity platform.
 idp_port=$(free_port SOCK_STREAM)
 (cd web && exec node tests/idp.mjs "$idp_port" "http://127.0.0.1:$port/api/sso/callback") > "$media/idp.log" 2>&1 &
@@ -19,7 +26,8 @@ CLASSCAST_SSO__ENABLED=true CLASSCAST_SSO__ISSUER="http://127.0.0.1:$idp_port" \
 CLASSCAST_SSO__CLIENT_ID=classcast CLASSCAST_SSO__CLIENT_SECRET=classcast-test-secret \
 CLASSCAST_SSO__REDIRECT_URL="http://127.0.0.1:$port/api/sso/callback" \
 CLASSCAST_HTTP__ADDR="127.0.0.1:$port" CLASSCAST_AUTH__ENABLED=true \
-CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:0" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
+CLASSCAST_AUTH__PLAYBACK_TTL_SECONDS=$playback_ttl CLASSCAST_LIVE__GRACE_SECONDS=3 \
+CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:$rtmp_port" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
 CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
   ./target/debug/classcast serve > "$media/server.log" 2>&1 &
 server=$!
@@ -33,21 +41,20 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$media/server.log"; exit 1; }
-# First, as a newcomer: the setup link the server printed makes the first admin.
+fail() { echo "--- server log ---"; tail -50 "$media/server.log"; exit 1; }
+# First, as a newcomer: the setup link the server printed makes the first
+# admin, who then puts a classroom on air with nothing but the UI.
 setup_code=$(grep -o 'setup?code=[A-Za-z0-9_-]*' "$media/server.log" | head -1 | cut -d= -f2)
 [ -n "$setup_code" ] || { echo "the server printed no setup link"; cat "$media/server.log"; exit 1; }
-if ! (cd web && CLASSCAST_URL="http://127.0.0.1:$port" CLASSCAST_SETUP_CODE="$setup_code" node --test tests/setup.test.mjs); then
-  echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
-fi
+export CLASSCAST_URL="http://127.0.0.1:$port"
+(cd web && CLASSCAST_SETUP_CODE="$setup_code" node --test tests/setup.test.mjs) || fail
 # Pages open signed in, with an admin made the way an IT office would:
 # classcast admin create, password on standard input.
 admin_password="browser-test-$(date +%s)-pw"
 echo "$admin_password" | ./target/debug/classcast admin create --username 教务处管理员 --password-stdin
-export CLASSCAST_URL="http://127.0.0.1:$port" CLASSCAST_ADMIN=教务处管理员 CLASSCAST_ADMIN_PASSWORD="$admin_password"
+export CLASSCAST_ADMIN=教务处管理员 CLASSCAST_ADMIN_PASSWORD="$admin_password" CLASSCAST_PLAYBACK_TTL=$playback_ttl
 cd web
-if ! node --test tests/watch.test.mjs; then
-  echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
-fi
-if ! CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs; then
-  echo "--- server log ---"; tail -50 "$media/server.log"; exit 1
-fi
+node --test tests/watch.test.mjs || fail
+node --test tests/admin_pages.test.mjs || fail
+CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs || fail
+echo "screenshots: $CLASSCAST_SCREENSHOT_DIR ($(ls "$CLASSCAST_SCREENSHOT_DIR" | wc -l) files)"

@@ -71,6 +71,10 @@ pub struct IngestConfig {
     pub rtmp_addr: SocketAddr,
     /// SRT listener for pushed feeds: `srt://HOST:PORT?streamid=publish:{stream_key}`.
     pub srt_addr: SocketAddr,
+    /// The host name encoders reach this server by, shown in the publish
+    /// URLs of pushed sources. Unset: the name the admin's browser used
+    /// (the request's Host), right unless a proxy or NAT stands between.
+    pub public_host: Option<String>,
     /// A feed that delivers no video for this long is treated as lost.
     pub signal_timeout_seconds: u64,
     /// Pulled cameras are retried with doubling backoff up to this delay.
@@ -133,6 +137,7 @@ impl Default for IngestConfig {
             // Literal addresses; parsing cannot fail.
             rtmp_addr: DEFAULT_RTMP_ADDR.parse().expect("valid default address"),
             srt_addr: DEFAULT_SRT_ADDR.parse().expect("valid default address"),
+            public_host: None,
             signal_timeout_seconds: DEFAULT_SIGNAL_TIMEOUT_SECONDS,
             reconnect_max_seconds: DEFAULT_RECONNECT_MAX_SECONDS,
         }

@@ -134,8 +134,20 @@ fn matrix() -> Vec<Row> {
         body: Some(json!({})),
         ..row(M::PATCH, "/api/users/{id}", USER_OR_ADMINS)
     });
+    rows.push(Row {
+        body: Some(json!({})),
+        ..row(M::PATCH, "/api/schools/{id}", &["system_admin"])
+    });
+    rows.push(Row {
+        body: Some(json!({})),
+        ..row(M::PATCH, "/api/recordings/{id}", RECORDING_OWNERS)
+    });
     rows
 }
+
+/// Who may rename, share or delete the main school's recording: its
+/// teacher and the school's admins.
+const RECORDING_OWNERS: &[&str] = &["system_admin", "admin_main", "teacher_main"];
 
 /// A main-school user is managed by the group and the school, and may
 /// change their own password.
@@ -176,6 +188,7 @@ const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("DELETE", "/api/session"),
     ("POST", "/api/setup"),
     ("POST", "/api/schools"),
+    ("DELETE", "/api/schools/{id}"),
     ("POST", "/api/classrooms"),
     ("DELETE", "/api/classrooms/{id}"),
     ("POST", "/api/classrooms/{id}/sources"),
@@ -198,6 +211,8 @@ fn fill(template: &str, f: &Fixture) -> String {
         &f.recording
     } else if template.starts_with("/api/users") {
         &f.user
+    } else if template.starts_with("/api/schools") {
+        &f.main_school
     } else {
         &f.classroom
     };
@@ -520,14 +535,37 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     };
     let main_school = &fixture.main_school;
     let school_of_main = json!({"name": "新校区"});
+    let new_school = once
+        .check(
+            M::POST,
+            "/api/schools",
+            "/api/schools",
+            Some(&school_of_main),
+            &["admin_main", "anonymous"],
+            "system_admin",
+            201,
+        )
+        .await;
+    // A school with classrooms and people stays; an unused one goes.
+    assert_eq!(
+        once.status(
+            "system_admin",
+            M::DELETE,
+            &format!("/api/schools/{main_school}"),
+            None
+        )
+        .await,
+        409,
+        "a school in use is not deleted"
+    );
     once.check(
-        M::POST,
-        "/api/schools",
-        "/api/schools",
-        Some(&school_of_main),
-        &["admin_main", "anonymous"],
+        M::DELETE,
+        "/api/schools/{id}",
+        &format!("/api/schools/{}", new_school["id"].as_str().unwrap()),
+        None,
+        &["admin_main", "viewer_main", "anonymous"],
         "system_admin",
-        201,
+        204,
     )
     .await;
     let room = once
@@ -711,6 +749,11 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         "token_created",
         "audiences_changed",
         "recording_shared",
+        "school_created",
+        "school_deleted",
+        "classroom_created",
+        "classroom_changed",
+        "source_created",
     ] {
         assert!(
             actions.contains(action),

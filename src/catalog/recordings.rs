@@ -164,33 +164,178 @@ pub async fn facts(
     Ok(row.facts())
 }
 
-/// The newest recordings `visible` lets through, at most `limit`. They are
-/// filtered as they stream from the database, so the limit counts what the
-/// caller may see, not what exists.
+/// What the recordings page asks for: every filter optional, newest first,
+/// `offset` and `limit` counted in recordings the caller may see.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFilter {
+    pub classroom_id: Option<Uuid>,
+    pub school_id: Option<Uuid>,
+    pub teacher_id: Option<Uuid>,
+    /// Part of the teacher's name or username.
+    pub teacher: Option<String>,
+    /// Part of the title.
+    pub q: Option<String>,
+    /// Started at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Started before.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A recording as lists show it: with its classroom, school and teacher
+/// by name, and whether the caller may rename, share or delete it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecordingListItem {
+    #[serde(flatten)]
+    pub recording: Recording,
+    pub classroom_name: String,
+    pub school_id: Uuid,
+    pub teacher_name: Option<String>,
+    pub can_manage: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    #[sqlx(flatten)]
+    with_facts: WithFacts,
+    classroom_name: String,
+    teacher_name: Option<String>,
+}
+
+impl ListRow {
+    fn item(self, can_manage: bool) -> RecordingListItem {
+        RecordingListItem {
+            school_id: self.with_facts.school_id,
+            recording: self.with_facts.recording,
+            classroom_name: self.classroom_name,
+            teacher_name: self.teacher_name,
+            can_manage,
+        }
+    }
+}
+
+const LIST: &str = "SELECT r.*, c.school_id, c.name AS classroom_name,
+        NULLIF(COALESCE(NULLIF(t.display_name, ''), t.username), '') AS teacher_name,
+        COALESCE(array_agg(s.user_id) FILTER (WHERE s.user_id IS NOT NULL), '{}') AS shared_users,
+        COALESCE(array_agg(s.school_id) FILTER (WHERE s.school_id IS NOT NULL), '{}') AS shared_schools
+     FROM recordings r
+     JOIN classrooms c ON c.id = r.classroom_id
+     LEFT JOIN users t ON t.id = r.teacher_id
+     LEFT JOIN recording_shares s ON s.recording_id = r.id";
+
+/// `%` and `_` typed into a search box are characters, not patterns.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The newest recordings matching `filter` that `visible` lets through.
+/// They are filtered as they stream from the database, so offset and
+/// limit count what the caller may see, not what exists; `manage` says
+/// per row whether the caller may change it.
 pub async fn list_visible(
     db: &PgPool,
-    classroom_id: Option<Uuid>,
-    limit: i64,
+    filter: &RecordingFilter,
     visible: impl Fn(&crate::auth::policy::RecordingFacts) -> bool,
-) -> Result<Vec<Recording>, CatalogError> {
+    manage: impl Fn(&crate::auth::policy::RecordingFacts) -> bool,
+) -> Result<Vec<RecordingListItem>, CatalogError> {
     use futures::TryStreamExt;
     let sql = format!(
-        "{WITH_FACTS} WHERE ($1::uuid IS NULL OR r.classroom_id = $1)
-         GROUP BY r.id, c.school_id ORDER BY r.started_at DESC"
+        "{LIST} WHERE ($1::uuid IS NULL OR r.classroom_id = $1)
+           AND ($2::uuid IS NULL OR c.school_id = $2)
+           AND ($3::uuid IS NULL OR r.teacher_id = $3)
+           AND ($4::text IS NULL OR t.display_name ILIKE $4 OR t.username ILIKE $4)
+           AND ($5::text IS NULL OR r.title ILIKE $5)
+           AND ($6::timestamptz IS NULL OR r.started_at >= $6)
+           AND ($7::timestamptz IS NULL OR r.started_at < $7)
+         GROUP BY r.id, c.school_id, c.name, t.display_name, t.username
+         ORDER BY r.started_at DESC, r.id"
     );
-    let mut rows = sqlx::query_as::<_, WithFacts>(&sql)
-        .bind(classroom_id)
+    let pattern = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern)
+    };
+    let mut rows = sqlx::query_as::<_, ListRow>(&sql)
+        .bind(filter.classroom_id)
+        .bind(filter.school_id)
+        .bind(filter.teacher_id)
+        .bind(pattern(&filter.teacher))
+        .bind(pattern(&filter.q))
+        .bind(filter.from)
+        .bind(filter.to)
         .fetch(db);
     let mut out = Vec::new();
+    let mut skipped = 0;
     while let Some(row) = rows.try_next().await? {
-        if visible(&row.facts()) {
-            out.push(row.recording);
-            if out.len() as i64 >= limit {
-                break;
-            }
+        let facts = row.with_facts.facts();
+        if !visible(&facts) {
+            continue;
+        }
+        if skipped < filter.offset {
+            skipped += 1;
+            continue;
+        }
+        out.push(row.item(manage(&facts)));
+        if out.len() as i64 >= filter.limit {
+            break;
         }
     }
     Ok(out)
+}
+
+/// One recording as lists show it (names, school), whoever may see it.
+pub async fn list_item(
+    db: &PgPool,
+    id: Uuid,
+    can_manage: bool,
+) -> Result<RecordingListItem, CatalogError> {
+    let row: ListRow = sqlx::query_as(&format!(
+        "{LIST} WHERE r.id = $1 GROUP BY r.id, c.school_id, c.name, t.display_name, t.username"
+    ))
+    .bind(id)
+    .fetch_one(db)
+    .await?;
+    Ok(row.item(can_manage))
+}
+
+/// Renames a recording (its teacher's or an admin's choice of title).
+pub async fn set_title(db: &PgPool, id: Uuid, title: &str) -> Result<(), CatalogError> {
+    let mut v = super::Validation::default();
+    v.check(super::valid_name(title), "title", "invalid_title");
+    v.finish()?;
+    let updated = sqlx::query("UPDATE recordings SET title = $2 WHERE id = $1")
+        .bind(id)
+        .bind(title.trim())
+        .execute(db)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(CatalogError::NotFound);
+    }
+    Ok(())
+}
+
+/// The title a new recording gets: the classroom's name and when the
+/// lesson began, on the clock of the classroom's school (not the server's),
+/// so titles agree with the times the UI shows. For the recorder to call.
+pub async fn default_title(
+    db: &PgPool,
+    classroom_id: Uuid,
+    started_at: DateTime<Utc>,
+) -> Result<String, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.name || ' ' || to_char($2 AT TIME ZONE s.time_zone, 'YYYY-MM-DD HH24:MI')
+         FROM classrooms c JOIN schools s ON s.id = c.school_id WHERE c.id = $1",
+    )
+    .bind(classroom_id)
+    .bind(started_at)
+    .fetch_one(db)
+    .await?)
 }
 
 /// Shares a recording with one person or everyone at a school.
@@ -219,4 +364,16 @@ pub async fn share(
     .execute(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_is_matched_literally() {
+        assert_eq!(like_pattern("初二"), "%初二%");
+        assert_eq!(like_pattern("100%_a"), "%100\\%\\_a%");
+        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
+    }
 }

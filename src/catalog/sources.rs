@@ -66,6 +66,58 @@ pub struct SourceView {
     pub has_password: bool,
     pub stream_key: Option<String>,
     pub enabled: bool,
+    /// For pushed sources: what to enter in OBS or a classroom encoder.
+    pub publish: Option<Publish>,
+}
+
+/// Where a pushed source publishes to, in the shapes encoders ask for:
+/// OBS and most classroom encoders want the server and the key apart;
+/// ffmpeg and SRT callers take one URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Publish {
+    /// `rtmp://HOST:PORT/live` or `srt://HOST:PORT`.
+    pub server_url: String,
+    /// RTMP: the stream key to put after the server URL.
+    pub stream_key: String,
+    /// SRT: the stream id callers send (`publish:KEY`).
+    pub stream_id: Option<String>,
+    /// The whole URL, for ffmpeg: `rtmp://HOST:PORT/live/KEY` or
+    /// `srt://HOST:PORT?streamid=publish:KEY`.
+    pub url: String,
+}
+
+/// The publish URLs of a pushed source as seen from `host` (a name or
+/// address, IPv6 in brackets), or None for pulled and test sources.
+pub fn publish_urls(
+    kind: SourceKind,
+    key: Option<&str>,
+    host: &str,
+    rtmp_port: u16,
+    srt_port: u16,
+) -> Option<Publish> {
+    let key = key?;
+    match kind {
+        SourceKind::Rtmp => {
+            let server_url = format!("rtmp://{host}:{rtmp_port}/live");
+            Some(Publish {
+                url: format!("{server_url}/{key}"),
+                server_url,
+                stream_key: key.to_string(),
+                stream_id: None,
+            })
+        }
+        SourceKind::Srt => {
+            let server_url = format!("srt://{host}:{srt_port}");
+            let stream_id = format!("publish:{key}");
+            Some(Publish {
+                url: format!("{server_url}?streamid={stream_id}"),
+                server_url,
+                stream_key: key.to_string(),
+                stream_id: Some(stream_id),
+            })
+        }
+        SourceKind::Rtsp | SourceKind::Test => None,
+    }
 }
 
 impl From<Source> for SourceView {
@@ -81,6 +133,7 @@ impl From<Source> for SourceView {
             has_password: source.password.is_some(),
             stream_key: source.stream_key,
             enabled: source.enabled,
+            publish: None,
         }
     }
 }
@@ -297,6 +350,21 @@ mod tests {
         assert_ne!(a, b);
         assert!(!plausible_stream_key("../../etc/passwd"));
         assert!(!plausible_stream_key(""));
+    }
+
+    #[test]
+    fn publish_urls_are_what_obs_and_ffmpeg_ask_for() {
+        let rtmp = publish_urls(SourceKind::Rtmp, Some("abc23"), "class.example", 1935, 8890)
+            .expect("rtmp publishes");
+        assert_eq!(rtmp.server_url, "rtmp://class.example:1935/live");
+        assert_eq!(rtmp.stream_key, "abc23");
+        assert_eq!(rtmp.url, "rtmp://class.example:1935/live/abc23");
+        let srt = publish_urls(SourceKind::Srt, Some("abc23"), "[::1]", 1935, 8890)
+            .expect("srt publishes");
+        assert_eq!(srt.server_url, "srt://[::1]:8890");
+        assert_eq!(srt.stream_id.as_deref(), Some("publish:abc23"));
+        assert_eq!(srt.url, "srt://[::1]:8890?streamid=publish:abc23");
+        assert_eq!(publish_urls(SourceKind::Rtsp, None, "h", 1, 2), None);
     }
 
     #[test]

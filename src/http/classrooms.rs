@@ -1,9 +1,10 @@
-//! `/api/schools`, `/api/classrooms` and their sources: thin handlers over
-//! the catalogue, telling the live registry when something changed.
+//! `/api/classrooms` and their sources: thin handlers over the catalogue,
+//! telling the live registry when something changed, and auditing every
+//! change an admin makes.
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,13 +15,12 @@ use super::error::{ApiError, Json, Path};
 use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::classrooms::{self, Classroom, ClassroomUpdate, NewClassroom};
-use crate::catalog::schools::{self, NewSchool, School};
-use crate::catalog::sources::{self, NewSource, SourceUpdate, SourceView};
+use crate::catalog::schools;
+use crate::catalog::sources::{self, NewSource, Source, SourceUpdate, SourceView};
 use crate::live::classroom::ClassroomStatus;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/schools", get(list_schools).post(create_school))
         .route(
             "/api/classrooms",
             get(list_classrooms).post(create_classroom),
@@ -76,26 +76,49 @@ fn view(state: &AppState, classroom: Classroom) -> ClassroomView {
     }
 }
 
-#[utoipa::path(get, path = "/api/schools", responses((status = 200, body = Vec<School>)))]
-async fn list_schools(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> Result<Json<Vec<School>>, ApiError> {
-    Ok(Json(schools::list(&state.db).await?))
+/// A source as the API shows it, with the URLs an encoder publishes to:
+/// `ingest.public_host`, else the host name this request came in by.
+fn source_view(state: &AppState, headers: &HeaderMap, source: Source) -> SourceView {
+    let host = state
+        .config
+        .ingest
+        .public_host
+        .clone()
+        .unwrap_or_else(|| request_host(headers));
+    let publish = sources::publish_urls(
+        source.kind,
+        source.stream_key.as_deref(),
+        &host,
+        state.config.ingest.rtmp_addr.port(),
+        state.config.ingest.srt_addr.port(),
+    );
+    SourceView {
+        publish,
+        ..source.into()
+    }
 }
 
-#[utoipa::path(post, path = "/api/schools", request_body = NewSchool,
-    responses((status = 201, body = School), (status = 422)))]
-async fn create_school(
-    State(state): State<AppState>,
-    caller: Caller,
-    Json(new): Json<NewSchool>,
-) -> Result<(StatusCode, Json<School>), ApiError> {
-    caller.require(policy::can_manage_schools(&caller.principal))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(schools::create(&state.db, new).await?),
-    ))
+/// The Host header's name without its port (`[::1]:8080` → `[::1]`);
+/// anything odd falls back to the HTTP listener's own address.
+fn request_host(headers: &HeaderMap) -> String {
+    let given = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = if let Some(end) = given.find(']') {
+        &given[..=end]
+    } else {
+        given.split(':').next().unwrap_or("")
+    };
+    let plausible = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    if plausible {
+        name.to_string()
+    } else {
+        "127.0.0.1".to_string()
+    }
 }
 
 #[utoipa::path(get, path = "/api/classrooms", responses((status = 200, body = Vec<ClassroomView>)))]
@@ -133,6 +156,14 @@ async fn create_classroom(
     caller.require(policy::can_create_classroom(&caller.principal, school))?;
     new.school_id = Some(school);
     let classroom = classrooms::create(&state.db, new).await?;
+    caller
+        .audit(
+            &state,
+            "classroom_created",
+            Some(("classroom", classroom.id.to_string())),
+            serde_json::json!({"name": classroom.name, "school_id": classroom.school_id}),
+        )
+        .await;
     state.live.sync(classroom.id).await;
     Ok((StatusCode::CREATED, Json(view(&state, classroom))))
 }
@@ -159,7 +190,18 @@ async fn update_classroom(
     Json(update): Json<ClassroomUpdate>,
 ) -> Result<Json<ClassroomView>, ApiError> {
     may_manage(&state, &caller, id).await?;
+    let before = classrooms::get(&state.db, id).await?;
     let classroom = classrooms::update(&state.db, id, update).await?;
+    if changed(&before, &classroom) {
+        caller
+            .audit(
+                &state,
+                "classroom_changed",
+                Some(("classroom", id.to_string())),
+                serde_json::json!({"name": classroom.name, "from": before.name}),
+            )
+            .await;
+    }
     state.live.sync(id).await;
     Ok(Json(view(&state, classroom)))
 }
@@ -191,11 +233,16 @@ async fn delete_classroom(
 async fn list_sources(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<SourceView>>, ApiError> {
     may_manage(&state, &caller, id).await?;
     let list = sources::list_for_classroom(&state.db, id).await?;
-    Ok(Json(list.into_iter().map(SourceView::from).collect()))
+    Ok(Json(
+        list.into_iter()
+            .map(|s| source_view(&state, &headers, s))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/classrooms/{id}/sources", params(("id" = Uuid, Path)),
@@ -204,13 +251,25 @@ async fn list_sources(
 async fn create_source(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
     Json(new): Json<NewSource>,
 ) -> Result<(StatusCode, Json<SourceView>), ApiError> {
     may_manage(&state, &caller, id).await?;
     let source = sources::create(&state.db, id, new).await?;
+    caller
+        .audit(
+            &state,
+            "source_created",
+            Some(("source", source.id.to_string())),
+            serde_json::json!({"classroom": id, "kind": source.kind, "name": source.name}),
+        )
+        .await;
     state.live.sync(id).await;
-    Ok((StatusCode::CREATED, Json(source.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(source_view(&state, &headers, source)),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/classrooms/{id}/sources/{source_id}",
@@ -219,10 +278,12 @@ async fn create_source(
 async fn get_source(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<SourceView>, ApiError> {
     may_manage(&state, &caller, id).await?;
-    Ok(Json(sources::get(&state.db, id, source_id).await?.into()))
+    let source = sources::get(&state.db, id, source_id).await?;
+    Ok(Json(source_view(&state, &headers, source)))
 }
 
 #[utoipa::path(patch, path = "/api/classrooms/{id}/sources/{source_id}",
@@ -231,13 +292,25 @@ async fn get_source(
 async fn update_source(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
     Json(update): Json<SourceUpdate>,
 ) -> Result<Json<SourceView>, ApiError> {
     may_manage(&state, &caller, id).await?;
+    let before = sources::get(&state.db, id, source_id).await?;
     let source = sources::update(&state.db, id, source_id, update).await?;
+    if !same_source(&before, &source) {
+        caller
+            .audit(
+                &state,
+                "source_changed",
+                Some(("source", source_id.to_string())),
+                serde_json::json!({"classroom": id, "name": source.name, "enabled": source.enabled}),
+            )
+            .await;
+    }
     state.live.sync(id).await;
-    Ok(Json(source.into()))
+    Ok(Json(source_view(&state, &headers, source)))
 }
 
 #[utoipa::path(delete, path = "/api/classrooms/{id}/sources/{source_id}",
@@ -270,6 +343,7 @@ async fn delete_source(
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path((id, source_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<SourceView>, ApiError> {
     may_manage(&state, &caller, id).await?;
@@ -284,7 +358,7 @@ async fn rotate_key(
         .await;
     tracing::info!(classroom = %id, source = %source_id, "stream key rotated");
     state.live.detach(id, source_id).await;
-    Ok(Json(source.into()))
+    Ok(Json(source_view(&state, &headers, source)))
 }
 
 /// Partner schools invited to this classroom's live lessons (专递课堂).
@@ -349,4 +423,47 @@ async fn may_see(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiE
 async fn may_manage(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
     let facts = classrooms::facts(&state.db, id).await?;
     caller.require(policy::can_manage_classroom(&caller.principal, &facts))
+}
+
+/// A classroom change worth an audit entry: anything but the timestamp.
+fn changed(before: &Classroom, after: &Classroom) -> bool {
+    let strip = |c: &Classroom| {
+        let mut v = serde_json::to_value(c).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("updated_at");
+        }
+        v
+    };
+    strip(before) != strip(after)
+}
+
+/// Same settings (a PATCH that sent the values back): no audit entry.
+fn same_source(a: &Source, b: &Source) -> bool {
+    a.role == b.role
+        && a.name == b.name
+        && a.url == b.url
+        && a.username == b.username
+        && a.password == b.password
+        && a.enabled == b.enabled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_host_is_the_host_header_without_its_port() {
+        let mut headers = HeaderMap::new();
+        let host = |headers: &mut HeaderMap, value: &str| {
+            headers.insert(header::HOST, value.parse().expect("a valid header value"));
+        };
+        host(&mut headers, "classcast.school.cn:8080");
+        assert_eq!(request_host(&headers), "classcast.school.cn");
+        host(&mut headers, "[::1]:8080");
+        assert_eq!(request_host(&headers), "[::1]");
+        host(&mut headers, "10.1.2.3");
+        assert_eq!(request_host(&headers), "10.1.2.3");
+        host(&mut headers, "evil/path");
+        assert_eq!(request_host(&headers), "127.0.0.1");
+    }
 }

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod media;
 pub mod playback;
 pub mod recordings;
+pub mod schools;
 pub mod sessions;
 pub mod sso;
 pub mod tokens;
@@ -50,8 +51,10 @@ pub struct AppState {
         description = "Recording classrooms: live, recordings, catalogue"
     ),
     paths(
-        classrooms::list_schools,
-        classrooms::create_school,
+        schools::list_schools,
+        schools::create_school,
+        schools::update_school,
+        schools::delete_school,
         classrooms::list_classrooms,
         classrooms::create_classroom,
         classrooms::get_classroom,
@@ -65,6 +68,7 @@ pub struct AppState {
         classrooms::rotate_key,
         recordings::list_recordings,
         recordings::get_recording,
+        recordings::update_recording,
         recordings::delete_recording,
         recordings::list_sessions,
         sessions::current_session,
@@ -99,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::router())
         .merge(audit::router())
         .merge(sso::router())
+        .merge(schools::router())
         .merge(classrooms::router())
         .merge(recordings::router())
         .route("/api/openapi.json", get(openapi))

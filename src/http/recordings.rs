@@ -13,14 +13,18 @@ use super::error::{ApiError, Json, Path, Query};
 use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::lessons::{self, LiveSession};
-use crate::catalog::recordings::{self, Recording, RecordingGap, RecordingStatus};
+use crate::catalog::recordings::{
+    self, RecordingFilter, RecordingGap, RecordingListItem, RecordingStatus,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/recordings", get(list_recordings))
         .route(
             "/api/recordings/{id}",
-            get(get_recording).delete(delete_recording),
+            get(get_recording)
+                .patch(update_recording)
+                .delete(delete_recording),
         )
         .route("/api/recordings/{id}/playback", get(recording_playback))
         .route(
@@ -47,26 +51,63 @@ impl ListQuery {
     }
 }
 
+/// `/api/recordings`: the sessions list's filters plus the recordings page's.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RecordingQuery {
+    /// Only this classroom.
+    pub classroom_id: Option<Uuid>,
+    /// Only this school's classrooms.
+    pub school_id: Option<Uuid>,
+    /// Only this teacher's lessons.
+    pub teacher_id: Option<Uuid>,
+    /// Part of the teacher's name or username.
+    pub teacher: Option<String>,
+    /// Part of the title.
+    pub q: Option<String>,
+    /// Started at or after this instant (RFC 3339).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Started before this instant (RFC 3339).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+    /// Skip this many of those the caller may see (paging).
+    pub offset: Option<i64>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordingView {
     #[serde(flatten)]
-    pub recording: Recording,
+    pub recording: RecordingListItem,
     /// Master playlist for playback.
     pub hls_url: String,
     pub gaps: Vec<RecordingGap>,
 }
 
-#[utoipa::path(get, path = "/api/recordings", params(ListQuery),
-    responses((status = 200, body = Vec<Recording>)))]
+#[utoipa::path(get, path = "/api/recordings", params(RecordingQuery),
+    responses((status = 200, body = Vec<RecordingListItem>)))]
 async fn list_recordings(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
-) -> Result<Json<Vec<Recording>>, ApiError> {
+    Query(query): Query<RecordingQuery>,
+) -> Result<Json<Vec<RecordingListItem>>, ApiError> {
+    let filter = RecordingFilter {
+        classroom_id: query.classroom_id,
+        school_id: query.school_id,
+        teacher_id: query.teacher_id,
+        teacher: query.teacher,
+        q: query.q,
+        from: query.from,
+        to: query.to,
+        limit: query.limit.unwrap_or(100).clamp(1, 1000),
+        offset: query.offset.unwrap_or(0).max(0),
+    };
     Ok(Json(
-        recordings::list_visible(&state.db, query.classroom_id, query.limit(), |facts| {
-            policy::can_view_recording(&caller.principal, facts)
-        })
+        recordings::list_visible(
+            &state.db,
+            &filter,
+            |facts| policy::can_view_recording(&caller.principal, facts),
+            |facts| policy::can_manage_recording(&caller.principal, facts),
+        )
         .await?,
     ))
 }
@@ -80,13 +121,49 @@ async fn get_recording(
 ) -> Result<Json<RecordingView>, ApiError> {
     let facts = recordings::facts(&state.db, id).await?;
     caller.require(policy::can_view_recording(&caller.principal, &facts))?;
-    let recording = recordings::get(&state.db, id).await?;
+    let can_manage = policy::can_manage_recording(&caller.principal, &facts);
+    let recording = recordings::list_item(&state.db, id, can_manage).await?;
     let gaps = recordings::gaps(&state.db, id).await?;
     Ok(Json(RecordingView {
         hls_url: format!("/vod/{id}/index.m3u8"),
         recording,
         gaps,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingUpdate {
+    pub title: Option<String>,
+}
+
+/// Renames a recording; its teacher and the school's admins may.
+#[utoipa::path(patch, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
+    request_body = RecordingUpdate,
+    responses((status = 200, body = RecordingListItem), (status = 403), (status = 404), (status = 422)))]
+async fn update_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(update): Json<RecordingUpdate>,
+) -> Result<Json<RecordingListItem>, ApiError> {
+    let facts = recordings::facts(&state.db, id).await?;
+    caller.require(policy::can_manage_recording(&caller.principal, &facts))?;
+    let before = recordings::get(&state.db, id).await?;
+    if let Some(title) = update.title.as_deref()
+        && title.trim() != before.title
+    {
+        recordings::set_title(&state.db, id, title).await?;
+        caller
+            .audit(
+                &state,
+                "recording_renamed",
+                Some(("recording", id.to_string())),
+                serde_json::json!({"from": before.title, "to": title.trim()}),
+            )
+            .await;
+    }
+    Ok(Json(recordings::list_item(&state.db, id, true).await?))
 }
 
 /// Deletes a finished recording and its files.

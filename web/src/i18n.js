@@ -1,16 +1,21 @@
 // Messages come from the catalogue shared with the server (web/i18n/*.json,
-// served as /i18n/*.json). Chinese first; English when chosen with the
-// language switch (kept in localStorage) or `?lang=en` in the address.
+// which src/http/error.rs also compiles in for API error messages). Chinese
+// first; English when chosen with the language switch (kept in
+// localStorage) or `?lang=en` in the address.
+//
+// The catalogue's only syntax is `{name}` placeholders, so messages are
+// compiled here by a few lines rather than vue-i18n's message compiler: no
+// eval under the CSP, and characters such as `@` or `|` in a message stay text.
+
+import { createI18n } from 'vue-i18n';
+import zhCN from '../i18n/zh-CN.json';
+import en from '../i18n/en.json';
 
 export const LANGUAGES = ['zh-CN', 'en'];
 export const DEFAULT_LANGUAGE = 'zh-CN';
 const STORAGE_KEY = 'classcast.lang';
 
-let current = DEFAULT_LANGUAGE;
-let messages = {};
-let fallback = {};
-
-function normalise(value) {
+export function normalise(value) {
   if (!value) return null;
   const v = String(value).toLowerCase();
   if (v.startsWith('en')) return 'en';
@@ -26,16 +31,6 @@ function stored() {
   }
 }
 
-/** The language asked for by `?lang=` (which is also remembered), else the stored one, else Chinese. */
-export function initialLanguage() {
-  const fromQuery = normalise(new URLSearchParams(location.search).get('lang'));
-  if (fromQuery) {
-    remember(fromQuery);
-    return fromQuery;
-  }
-  return normalise(stored()) || DEFAULT_LANGUAGE;
-}
-
 function remember(lang) {
   try {
     localStorage.setItem(STORAGE_KEY, lang);
@@ -44,49 +39,55 @@ function remember(lang) {
   }
 }
 
-async function fetchCatalogue(lang) {
-  const response = await fetch(`/i18n/${lang}.json`, { cache: 'no-cache' });
-  if (!response.ok) throw new Error(`catalogue ${lang}: HTTP ${response.status}`);
-  return response.json();
+/** The language asked for by `?lang=` (also remembered), else the stored one, else Chinese. */
+function initialLanguage() {
+  const fromQuery = normalise(new URLSearchParams(location.search).get('lang'));
+  if (fromQuery) {
+    remember(fromQuery);
+    return fromQuery;
+  }
+  return normalise(stored()) || DEFAULT_LANGUAGE;
 }
 
-/** Loads `lang`'s catalogue (and Chinese as the fallback for any missing key). */
-export async function setLanguage(lang, { persist = false } = {}) {
-  lang = normalise(lang) || DEFAULT_LANGUAGE;
-  const [main, base] = await Promise.all([
-    fetchCatalogue(lang),
-    lang === DEFAULT_LANGUAGE ? null : fetchCatalogue(DEFAULT_LANGUAGE).catch(() => ({})),
-  ]);
-  messages = main;
-  fallback = base || main;
-  current = lang;
-  document.documentElement.lang = lang;
-  if (persist) remember(lang);
-  return lang;
+/** `{name}` placeholders filled from the named arguments; anything else is literal text. */
+function compile(message) {
+  const text = String(message);
+  return (ctx) => text.replace(/\{(\w+)\}/g, (whole, name) => {
+    const value = ctx.named(name);
+    return value === undefined || value === null ? whole : String(value);
+  });
+}
+
+export const i18n = createI18n({
+  legacy: false,
+  locale: initialLanguage(),
+  fallbackLocale: DEFAULT_LANGUAGE,
+  messages: { 'zh-CN': zhCN, en },
+  messageCompiler: compile,
+  missingWarn: false,
+  fallbackWarn: false,
+});
+
+document.documentElement.lang = i18n.global.locale.value;
+
+/** Switches the UI language; `lang` on <html> follows for screen readers and fonts. */
+export function setLanguage(lang) {
+  const next = normalise(lang) || DEFAULT_LANGUAGE;
+  i18n.global.locale.value = next;
+  document.documentElement.lang = next;
+  remember(next);
 }
 
 export function language() {
-  return current;
+  return i18n.global.locale.value;
 }
 
-/** The message for `key` with `{name}` placeholders filled from `params`. */
-export function t(key, params = {}) {
-  let text = messages[key] ?? fallback[key];
-  if (text === undefined) {
-    console.warn(`i18n: no message for ${key}`);
-    text = key;
-  }
-  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+/** For code outside components (the API client, the router). */
+export function t(key, params) {
+  return i18n.global.t(key, params || {});
 }
 
-/** True when the catalogue has `key` (for optional keys built from data, e.g. problem codes). */
+/** True when the catalogue has `key` (for keys built from data, e.g. problem codes). */
 export function has(key) {
-  return key in messages || key in fallback;
-}
-
-/** Fills every `[data-i18n]` element under `root` with its message (as text, never HTML). */
-export function translateStatic(root = document) {
-  for (const el of root.querySelectorAll('[data-i18n]')) {
-    el.textContent = t(el.dataset.i18n);
-  }
+  return i18n.global.te(key, DEFAULT_LANGUAGE);
 }

@@ -8,7 +8,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { choose, launch } from './lib.mjs';
 
 const BASE = (process.env.CLASSCAST_AUTH_URL || '').replace(/\/+$/, '');
 const USER = process.env.CLASSCAST_ADMIN;
@@ -19,10 +19,7 @@ if (!BASE || !USER || !PASSWORD) {
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launch();
 });
 after(async () => {
   if (browser) await browser.close();
@@ -47,10 +44,17 @@ test('a school admin signs in, sees the wall, and signs out', { timeout: 60_000 
   // The cookie is HttpOnly: page scripts cannot read it.
   assert.equal(await page.evaluate(() => document.cookie.includes('classcast_session')), false);
 
+  // The browser's cookie, kept to replay after signing out: the page's own
+  // fetch would send none (the cookie is cleared), so its 401 proves nothing.
+  const saved = (await page.context().cookies()).find((c) => c.name === 'classcast_session');
+  assert.ok(saved, 'signed in with a session cookie');
+  const before = await fetch(`${BASE}/api/session`, { headers: { cookie: `${saved.name}=${saved.value}` } });
+  assert.equal(before.status, 200, 'the saved cookie works while signed in');
+
   await page.getByRole('button', { name: '退出登录' }).click();
   await page.waitForURL(/#\/login/);
-  const after = await page.evaluate(async () => (await fetch('/api/session')).status);
-  assert.equal(after, 401, 'signed out on the server, not only in the page');
+  const replayed = await fetch(`${BASE}/api/session`, { headers: { cookie: `${saved.name}=${saved.value}` } });
+  assert.equal(replayed.status, 401, 'signed out on the server, not only in the page');
   await page.close();
 });
 
@@ -69,19 +73,28 @@ test('an admin creates a school and a teacher, who then signs in; names stay tex
   // A school whose name is markup: stored and shown verbatim, never run.
   const schoolName = `<img src=x onerror=alert(1)>第${Date.now() % 1000}中学`;
   await page.getByRole('link', { name: '学校' }).click();
-  await page.getByLabel('学校名称').fill(schoolName);
   await page.getByRole('button', { name: '新建学校' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('学校名称').fill(schoolName);
+  await dialog.getByRole('button', { name: '新建学校' }).click();
   await page.locator('.school-name', { hasText: schoolName }).waitFor();
   assert.equal(await page.locator('.school-list img').count(), 0, 'the name was not parsed as HTML');
+  // A second school of the same name under the same parent: refused, in words.
+  await page.getByRole('button', { name: '新建学校' }).click();
+  await dialog.getByLabel('学校名称').fill(schoolName);
+  await dialog.getByRole('button', { name: '新建学校' }).click();
+  await dialog.getByRole('alert').filter({ hasText: '同一上级下已有同名学校' }).waitFor();
+  await dialog.getByRole('button', { name: '取消' }).click();
 
   await page.getByRole('link', { name: '用户' }).click();
   const teacher = `wang${Date.now() % 100000}`;
-  await page.getByLabel('用户名').fill(teacher);
-  await page.getByLabel('姓名').fill('<b>王老师</b>');
-  await page.getByLabel('密码').fill('teacher-password-1');
-  await page.locator('select[name=school_id]').selectOption({ label: schoolName });
-  await page.locator('select[name=role]').selectOption('teacher');
-  await page.getByRole('button', { name: '新建用户' }).click();
+  const form = page.locator('.admin-form');
+  await form.getByLabel('用户名').fill(teacher);
+  await form.getByLabel('姓名').fill('<b>王老师</b>');
+  await form.getByLabel('密码').fill('teacher-password-1');
+  await choose(page, form, '角色', '教师');
+  await choose(page, form, '学校', schoolName);
+  await form.getByRole('button', { name: '新建用户' }).click();
   const row = page.locator('.users-table tr', { hasText: teacher });
   await row.waitFor();
   assert.match(await row.innerText(), /<b>王老师<\/b>/);
@@ -98,8 +111,10 @@ test('an admin creates a school and a teacher, who then signs in; names stay tex
   await page.getByLabel('密码').fill('teacher-password-1');
   await page.getByRole('button', { name: '登录' }).click();
   await page.locator('#user-name', { hasText: teacher }).waitFor();
-  // A teacher is no administrator: no admin links.
+  // A teacher is no administrator: no admin links, no classroom form.
   assert.equal(await page.getByRole('link', { name: '用户' }).isVisible(), false);
+  assert.equal(await page.getByRole('link', { name: '教室管理' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: '新建教室' }).count(), 0);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -1,4 +1,6 @@
-//! The audit log: who did what to which, from where.
+//! The audit log: who did what to which, from where. Read back with the
+//! target's current name (or the name it had, from the entry's detail, once
+//! it is gone), so the log reads without looking up ids.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -19,8 +21,24 @@ pub struct AuditEntry {
     pub action: String,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
+    /// The target's name now, or as recorded when it was deleted.
+    pub target_name: Option<String>,
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
+}
+
+/// Which entries to read: every filter optional, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries whose actor belongs to this school (a school's admin).
+    pub school: Option<Uuid>,
+    /// Part of the actor's name, or of the username tried in a failed sign-in.
+    pub who: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 pub struct NewAuditEntry<'a> {
@@ -48,22 +66,49 @@ pub async fn audit(db: &PgPool, entry: NewAuditEntry<'_>) -> Result<(), CatalogE
     Ok(())
 }
 
-/// The newest entries: all of them, or (for a school's admin) those whose
-/// actor belongs to `school`.
-pub async fn audit_log(
-    db: &PgPool,
-    school: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<AuditEntry>, CatalogError> {
+/// The newest entries `filter` selects.
+pub async fn audit_log(db: &PgPool, filter: &AuditFilter) -> Result<Vec<AuditEntry>, CatalogError> {
+    let who = filter
+        .who
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let escaped = w
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
     Ok(sqlx::query_as(
-        "SELECT id, at, actor_id, actor_name, host(address) AS address, action, target_kind,
-                target_id, detail
-         FROM audit_log
-         WHERE $2::uuid IS NULL OR actor_id IN (SELECT id FROM users WHERE school_id = $2)
-         ORDER BY at DESC, id DESC LIMIT $1",
+        "SELECT a.id, a.at, a.actor_id, a.actor_name, host(a.address) AS address, a.action,
+                a.target_kind, a.target_id, a.detail,
+                COALESCE(CASE a.target_kind
+                    WHEN 'user' THEN (SELECT COALESCE(NULLIF(u.display_name, ''), u.username)
+                                      FROM users u WHERE u.id::text = a.target_id)
+                    WHEN 'school' THEN (SELECT name FROM schools WHERE id::text = a.target_id)
+                    WHEN 'classroom' THEN (SELECT name FROM classrooms WHERE id::text = a.target_id)
+                    WHEN 'source' THEN (SELECT COALESCE(NULLIF(s.name, ''), upper(s.kind::text)) || ' · ' || c.name
+                                        FROM sources s JOIN classrooms c ON c.id = s.classroom_id
+                                        WHERE s.id::text = a.target_id)
+                    WHEN 'recording' THEN (SELECT title FROM recordings WHERE id::text = a.target_id)
+                    WHEN 'token' THEN (SELECT name FROM api_tokens WHERE id::text = a.target_id)
+                 END, a.detail->>'name', a.detail->>'username') AS target_name
+         FROM audit_log a
+         WHERE ($1::uuid IS NULL OR a.actor_id IN (SELECT id FROM users WHERE school_id = $1))
+           AND ($2::text IS NULL OR a.actor_name ILIKE $2 OR a.detail->>'username' ILIKE $2)
+           AND ($3::text IS NULL OR a.action = $3)
+           AND ($4::timestamptz IS NULL OR a.at >= $4)
+           AND ($5::timestamptz IS NULL OR a.at < $5)
+         ORDER BY a.at DESC, a.id DESC LIMIT $6 OFFSET $7",
     )
-    .bind(limit)
-    .bind(school)
+    .bind(filter.school)
+    .bind(who)
+    .bind(filter.action.as_deref().filter(|a| !a.is_empty()))
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.limit)
+    .bind(filter.offset)
     .fetch_all(db)
     .await?)
 }
