@@ -62,14 +62,14 @@ pub struct LadderSettings {
 /// How far behind an encoder may fall before its queue sheds frames:
 /// enough to ride out bursts of frames from the network, little enough that
 /// an overloaded rendition stays close to live.
-const SHED_QUEUE: std::time::Duration = std::time::Duration::from_millis(500);
+const SHED_QUEUE: std::time::Duration = std::time::Duration::from_millis(300);
 
 pub struct Ladder {
     running: RunningPipeline,
     video: gst_app::AppSrc,
     audio: gst_app::AppSrc,
-    /// Frames dropped so far by the leaky queues, decoder's and encoders'.
-    shed: Arc<AtomicU64>,
+    /// The leaky queues in front of the decoder and the encoders.
+    shedding: Vec<ShedQueue>,
 }
 
 /// 16:9-ish thumbnails, 320 wide, height following the camera.
@@ -102,9 +102,10 @@ pub fn describe(
         ],
     )?;
     let fragment_ns = settings.segment.as_nanos().to_string();
-    // Keyframes are forced every segment by running time (see
-    // `force_keyframes`); x264's own limit is only a backstop, far enough
-    // out that it never comes first, even at full frame rate.
+    // The muxer asks the encoder upstream for a keyframe at every fragment
+    // boundary (fmp4mux's send-force-keyunit), by running time, so a
+    // rendition that sheds frames still cuts its segments on time; x264's
+    // own limit, in frames, is only a distant backstop.
     let max_gop = (format.fps as u64 * settings.segment.as_secs().max(1) * 4).to_string();
     for rendition in renditions {
         let part = match rendition.kind {
@@ -136,7 +137,6 @@ impl Ladder {
     pub fn start(
         description: &str,
         renditions: &[RenditionPlan],
-        segment: std::time::Duration,
         incarnation: u64,
         outputs: mpsc::Sender<LadderMsg>,
         reports: mpsc::Sender<Report>,
@@ -155,13 +155,7 @@ impl Ladder {
         };
         let video = appsrc("video")?;
         let audio = appsrc("audio")?;
-        let shed = Arc::new(AtomicU64::new(0));
-        watch_shedding(&pipeline, renditions, &shed);
-        for rendition in renditions {
-            if let Some(encoder) = pipeline.by_name(&format!("encode_{}", rendition.name)) {
-                force_keyframes(&encoder, segment)?;
-            }
-        }
+        let shedding = watch_shedding(&pipeline, renditions);
         for (index, rendition) in renditions.iter().enumerate() {
             let sink = pipeline
                 .by_name(&format!("rendition_{}", rendition.name))
@@ -198,13 +192,14 @@ impl Ladder {
             running,
             video,
             audio,
-            shed,
+            shedding,
         })
     }
 
-    /// Frames shed so far because the machine could not keep up.
+    /// Pictures shed so far because the machine could not keep up, by the
+    /// decoder's queue and every encoder's.
     pub fn shed_frames(&self) -> u64 {
-        self.shed.load(Ordering::Relaxed)
+        self.shedding.iter().map(ShedQueue::shed).sum()
     }
 
     /// Both pushes are non-blocking (appsrc `block=false`); a full queue
@@ -240,95 +235,80 @@ impl Ladder {
     }
 }
 
+/// One leaky queue and what passed through it, counted by probes on its
+/// pads: what went in, less what came out and what it holds, was shed.
+struct ShedQueue {
+    queue: gst::Element,
+    entered: Arc<AtomicU64>,
+    left: Arc<AtomicU64>,
+    /// Pictures dropped after the queue, waiting for a keyframe.
+    discarded: Arc<AtomicU64>,
+}
+
+impl ShedQueue {
+    fn shed(&self) -> u64 {
+        let level = u64::from(self.queue.property::<u32>("current-level-buffers"));
+        let entered = self.entered.load(Ordering::Relaxed);
+        let left = self.left.load(Ordering::Relaxed);
+        entered.saturating_sub(left + level) + self.discarded.load(Ordering::Relaxed)
+    }
+}
+
 /// Counts what the leaky queues drop, and keeps the decoder from being fed
-/// pictures whose references were dropped: after a drop in front of it,
-/// everything up to the next keyframe goes too.
-fn watch_shedding(pipeline: &gst::Pipeline, renditions: &[RenditionPlan], shed: &Arc<AtomicU64>) {
+/// pictures whose references were dropped: a queue that leaked marks the
+/// next buffer it lets out DISCONT, and from there everything up to the
+/// next keyframe goes too. Probes run on streaming threads: they count and
+/// decide, nothing more.
+fn watch_shedding(pipeline: &gst::Pipeline, renditions: &[RenditionPlan]) -> Vec<ShedQueue> {
     let queues =
         std::iter::once("decode".to_string()).chain(renditions.iter().map(|r| r.name.clone()));
+    let mut watched = Vec::new();
     for name in queues {
         let Some(queue) = pipeline.by_name(&format!("shed_{name}")) else {
             continue; // passthrough renditions have no shedding queue
         };
-        let decode = name == "decode";
-        let broken = Arc::new(AtomicBool::new(false));
-        let counter = shed.clone();
-        let flag = broken.clone();
-        // "overrun" fires once per buffer the full queue drops; it runs on
-        // the streaming thread, so it only counts.
-        queue.connect("overrun", false, move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("classcast_frames_shed_total", "rendition" => name.clone())
-                .increment(1);
-            flag.store(true, Ordering::Relaxed);
-            None
-        });
-        if decode {
-            if let Some(pad) = queue.static_pad("src") {
-                pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                    let Some(buffer) = info.buffer() else {
-                        return gst::PadProbeReturn::Ok;
-                    };
-                    if !broken.load(Ordering::Relaxed) {
-                        return gst::PadProbeReturn::Ok;
-                    }
-                    if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
-                        gst::PadProbeReturn::Drop
-                    } else {
-                        broken.store(false, Ordering::Relaxed);
-                        gst::PadProbeReturn::Ok
-                    }
-                });
-            }
-        }
-    }
-}
-
-/// Makes an encoder start a new GOP at every segment boundary of running
-/// time, whatever frames were shed before it: segments stay `segment` long
-/// and aligned with the camera's, so players switch renditions cleanly.
-fn force_keyframes(
-    encoder: &gst::Element,
-    segment: std::time::Duration,
-) -> Result<(), LadderError> {
-    let pad = encoder
-        .static_pad("sink")
-        .ok_or_else(|| LadderError::Pipeline("encoder without a sink pad".into()))?;
-    let every = segment.as_nanos() as u64;
-    // The next boundary, in nanoseconds of running time (0: not yet seen a
-    // frame). Probes must be `Fn`; only this pad's thread touches it.
-    let next = AtomicU64::new(0);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
-            return gst::PadProbeReturn::Ok;
+        let (Some(sink), Some(src)) = (queue.static_pad("sink"), queue.static_pad("src")) else {
+            continue;
         };
-        let running = pad
-            .sticky_event::<gst::event::Segment>(0)
-            .and_then(|e| e.segment().downcast_ref::<gst::ClockTime>().cloned())
-            .and_then(|s| s.to_running_time(pts))
-            .unwrap_or(pts);
-        let running_ns = running.nseconds();
-        let due = next.load(Ordering::Relaxed);
-        if due == 0 {
-            // The first picture is a keyframe anyway.
-            next.store(running_ns + every, Ordering::Relaxed);
-        } else if running_ns >= due {
-            let event = gstreamer_video::DownstreamForceKeyUnitEvent::builder()
-                .running_time(running)
-                .all_headers(true)
-                .build();
-            // Serialized, on this pad's own streaming thread: the encoder
-            // takes it before the buffer that follows.
-            pad.send_event(event);
-            let mut due = due;
-            while due <= running_ns {
-                due += every;
+        let shed = ShedQueue {
+            queue,
+            entered: Arc::new(AtomicU64::new(0)),
+            left: Arc::new(AtomicU64::new(0)),
+            discarded: Arc::new(AtomicU64::new(0)),
+        };
+        let entered = shed.entered.clone();
+        sink.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            entered.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+        let (left, discarded) = (shed.left.clone(), shed.discarded.clone());
+        let decode = name == "decode";
+        let broken = AtomicBool::new(false);
+        src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            left.fetch_add(1, Ordering::Relaxed);
+            let Some(flags) = info.buffer().map(|b| b.flags()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            if !decode {
+                return gst::PadProbeReturn::Ok;
             }
-            next.store(due, Ordering::Relaxed);
-        }
-        gst::PadProbeReturn::Ok
-    });
-    Ok(())
+            if !flags.contains(gst::BufferFlags::DELTA_UNIT) {
+                broken.store(false, Ordering::Relaxed);
+                return gst::PadProbeReturn::Ok;
+            }
+            if flags.contains(gst::BufferFlags::DISCONT) {
+                broken.store(true, Ordering::Relaxed);
+            }
+            if broken.load(Ordering::Relaxed) {
+                discarded.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Drop
+            } else {
+                gst::PadProbeReturn::Ok
+            }
+        });
+        watched.push(shed);
+    }
+    watched
 }
 
 /// Turns isofmp4mux output into fragments. Each sample is a buffer list:

@@ -186,7 +186,6 @@ impl Incarnation {
         let ladder = Ladder::start(
             &description,
             &renditions,
-            settings.segment,
             self.id,
             channels.ladder.clone(),
             channels.reports.clone(),

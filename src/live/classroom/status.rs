@@ -92,9 +92,11 @@ impl StatusBoard {
         let kbps = (self.bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1000.0) as u64;
         let fps = self.frames as f64 / elapsed.as_secs_f64();
         if shed_total != self.shed_seen {
-            // A new ladder starts from zero; any change means drops.
+            // A new ladder starts from zero: only growth means drops.
             if shed_total > self.shed_seen {
                 self.shed_at = Some(now);
+                metrics::counter!("classcast_frames_shed_total", "classroom" => classroom.to_string())
+                    .increment(shed_total - self.shed_seen);
             }
             self.shed_seen = shed_total;
         }
