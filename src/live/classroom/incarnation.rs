@@ -22,6 +22,12 @@ use crate::transcode::{Ladder, LadderMsg, LadderSettings};
 
 const AUDIO_RATE: u64 = 48_000;
 const AUDIO_BYTES_PER_FRAME: u64 = 4; // S16LE stereo
+/// A feed whose clock jumps further than this (an encoder restarting its
+/// timestamps, a 32-bit wrap) starts over as a new incarnation: the
+/// ladder's timeline must stay continuous, and a jump must never turn into
+/// an hour of inserted silence.
+const MAX_FORWARD_JUMP_NS: u64 = 10_000_000_000;
+const MAX_BACKWARD_JUMP_NS: u64 = 1_000_000_000;
 /// A fragment this short flushed at the end holds only trailing audio.
 pub const TAIL_FRAGMENT_MIN: gst::ClockTime = gst::ClockTime::from_mseconds(200);
 
@@ -40,7 +46,8 @@ pub enum VideoOutcome {
     Frame,
     /// The first keyframe: the ladder runs and the incarnation shows a picture.
     FirstPicture,
-    /// The camera changed size or codec: it must reconnect afresh.
+    /// The camera changed size or codec, or its clock jumped: it must
+    /// reconnect afresh.
     FormatChanged,
     /// The ladder could not be built or started.
     LadderFailed(String),
@@ -60,6 +67,8 @@ pub struct Incarnation {
     pub wall_origin: DateTime<Utc>,
     audio: AudioGaps,
     video_end: u64,
+    /// The newest video decode time on the ladder's timeline.
+    last_dts: Option<u64>,
     /// Renditions that already produced a fragment (the first one is a discontinuity).
     produced: Vec<bool>,
     pub retiring: bool,
@@ -93,6 +102,7 @@ impl Incarnation {
             wall_origin: Utc::now(),
             audio: AudioGaps::new(),
             video_end: 0,
+            last_dts: None,
             produced: Vec::new(),
             retiring: false,
             held_video: None,
@@ -150,6 +160,18 @@ impl Incarnation {
         let origin = self.origin.unwrap_or_default();
         let dts = frame.dts.saturating_sub(origin);
         let pts = frame.pts.saturating_sub(origin);
+        if let Some(last) = self.last_dts {
+            if clock_jumped(last, dts.nseconds()) {
+                warn!(
+                    incarnation = self.id,
+                    from_ns = last,
+                    to_ns = dts.nseconds(),
+                    "the feed's clock jumped; reconnecting"
+                );
+                return VideoOutcome::FormatChanged;
+            }
+        }
+        self.last_dts = Some(dts.nseconds());
         let duration = frame.duration.unwrap_or(gst::ClockTime::from_mseconds(40));
         self.video_end = self.video_end.max((pts + duration).nseconds());
         let mut buffer = frame.buffer.copy();
@@ -207,6 +229,10 @@ impl Incarnation {
             return;
         }
         let pts = (frame.pts - origin).nseconds();
+        if pts > self.video_end + MAX_FORWARD_JUMP_NS {
+            // The clock jumped; the video will show it and start afresh.
+            return;
+        }
         let samples = frame.buffer.size() as u64 / AUDIO_BYTES_PER_FRAME;
         let duration = samples * 1_000_000_000 / AUDIO_RATE;
         for action in self.audio.on_audio(pts, duration) {
@@ -243,6 +269,12 @@ impl Incarnation {
     }
 }
 
+/// Whether a frame decoded at `now` after one at `last` (nanoseconds) is a
+/// jump of the feed's clock rather than the next frame.
+fn clock_jumped(last: u64, now: u64) -> bool {
+    now > last + MAX_FORWARD_JUMP_NS || now + MAX_BACKWARD_JUMP_NS < last
+}
+
 /// Pushes real audio or generated silence into the ladder.
 fn push_audio_action(ladder: &Ladder, action: AudioAction, real: Option<&gst::Buffer>) {
     let buffer = match (action, real) {
@@ -256,6 +288,14 @@ fn push_audio_action(ladder: &Ladder, action: AudioAction, real: Option<&gst::Bu
         (AudioAction::Silence { start, duration }, _) => {
             let samples = duration * AUDIO_RATE / 1_000_000_000;
             if samples == 0 {
+                return;
+            }
+            if duration > MAX_FORWARD_JUMP_NS {
+                // Only a broken clock asks for this much; never allocate it.
+                warn!(
+                    duration_ns = duration,
+                    "refusing to insert that much silence"
+                );
                 return;
             }
             let mut buffer =
@@ -283,5 +323,32 @@ pub fn renditions_for(
     match camera_plan {
         Some(camera) if slate => plan::stand_in(camera),
         _ => plan::plan(format, ladder_heights),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn frames_are_frames_and_an_encoder_restarting_its_clock_is_a_jump() {
+        assert!(!clock_jumped(10 * S, 10 * S + 40_000_000), "the next frame");
+        assert!(!clock_jumped(10 * S, 15 * S), "a 5 s hole in the network");
+        assert!(
+            !clock_jumped(10 * S, 10 * S - S / 2),
+            "a little jitter back"
+        );
+        assert!(
+            clock_jumped(10 * S, 3_610 * S),
+            "an hour ahead: an encoder's new clock"
+        );
+        assert!(
+            clock_jumped(3_600 * S, 2 * S),
+            "back to zero: an encoder restarted"
+        );
+        // A 32-bit millisecond RTMP clock wrapping after 49.7 days.
+        assert!(clock_jumped(4_294_967 * S, 0));
     }
 }
