@@ -48,7 +48,9 @@ pub enum Write {
         lesson_id: Uuid,
         started_at: DateTime<Utc>,
         rolling: bool,
-        title: String,
+        /// None: the classroom's name and the start in its school's time
+        /// zone, worked out by the database (which knows the zones).
+        title: Option<String>,
     },
     RecordingProgress {
         id: Uuid,
@@ -227,6 +229,16 @@ fn answer_flushes(waiting: &mut Vec<oneshot::Sender<()>>) {
     }
 }
 
+/// A recording row, titled and owned as its classroom says when it is
+/// written ($1 id, $2 classroom, $3 lesson, $4 start, $5 rolling, $6 title
+/// or NULL). A classroom deleted meanwhile gets no row.
+pub const INSERT_RECORDING: &str = "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling, title, teacher_id)
+     SELECT $1, c.id, $3, $4, $5,
+            COALESCE($6, c.name || ' ' || to_char($4 AT TIME ZONE s.time_zone, 'YYYY-MM-DD HH24:MI')),
+            c.teacher_id
+     FROM classrooms c JOIN schools s ON s.id = c.school_id WHERE c.id = $2
+     ON CONFLICT (id) DO NOTHING";
+
 async fn apply(db: &PgPool, write: &Write) -> Result<(), sqlx::Error> {
     match write {
         Write::LessonStarted {
@@ -271,21 +283,15 @@ async fn apply(db: &PgPool, write: &Write) -> Result<(), sqlx::Error> {
             rolling,
             title,
         } => {
-            sqlx::query(
-                "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling,
-                                         title, teacher_id)
-                 VALUES ($1, $2, $3, $4, $5, $6,
-                         (SELECT teacher_id FROM classrooms WHERE id = $2))
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(classroom_id)
-            .bind(lesson_id)
-            .bind(started_at)
-            .bind(rolling)
-            .bind(title)
-            .execute(db)
-            .await?;
+            sqlx::query(INSERT_RECORDING)
+                .bind(id)
+                .bind(classroom_id)
+                .bind(lesson_id)
+                .bind(started_at)
+                .bind(rolling)
+                .bind(title)
+                .execute(db)
+                .await?;
         }
         Write::RecordingProgress { id, progress } => {
             // A finished recording's final numbers are never overwritten.

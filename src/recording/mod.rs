@@ -52,7 +52,9 @@ pub struct RecordingMeta {
     pub lesson_id: Uuid,
     pub started_at: DateTime<Utc>,
     pub rolling: bool,
-    pub title: String,
+    /// None: named by the database from the classroom and its school's zone.
+    #[serde(default)]
+    pub title: Option<String>,
     /// The server that ran the lesson, as `live_sessions.node` names it.
     pub node: String,
 }

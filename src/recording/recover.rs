@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::files::{self, JOURNAL, blocking, write_durably};
 use super::{RecordingMeta, recording_dir};
+use crate::catalog::ledger::INSERT_RECORDING;
 use crate::catalog::recordings::{self as catalog, RecordingProgress, RecordingStatus};
 use crate::hls::playlist::{MediaPlaylist, PlaylistKind, SegmentEntry, Variant};
 
@@ -122,13 +123,7 @@ async fn catalogue_orphans(db: &PgPool, root: &Path, node: &str) -> anyhow::Resu
             .bind(Utc::now())
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO recordings (id, classroom_id, live_session_id, started_at, rolling,
-                                         title, teacher_id)
-                 VALUES ($1, $2, $3, $4, $5, $6,
-                         (SELECT teacher_id FROM classrooms WHERE id = $2))
-                 ON CONFLICT (id) DO NOTHING",
-            )
+            sqlx::query(INSERT_RECORDING)
             .bind(meta.id)
             .bind(meta.classroom_id)
             .bind(meta.lesson_id)

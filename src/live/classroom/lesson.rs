@@ -78,13 +78,8 @@ impl Lesson {
                 lesson_id: id,
                 started_at,
                 rolling: classroom.recording_window_seconds.is_some(),
-                title: format!(
-                    "{} {}",
-                    classroom.name,
-                    started_at
-                        .with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M")
-                ),
+                // Named in the school's time zone when the row is written.
+                title: None,
                 node: ctx.node.clone(),
             };
             ledger.write(Write::RecordingStarted {
