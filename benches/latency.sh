@@ -3,13 +3,13 @@
 # behind nginx, fed by one encoder, read back by Chromium, in one run.
 # Prints p50/p95 for both and the ratio; see benches/latency.mjs.
 #
-#   benches/latency.sh [SECONDS]   (needs: cargo build --release; make web; nginx, ffmpeg, chromium)
+#   benches/latency.sh [SECONDS]            (needs: cargo build --release; make web; nginx, ffmpeg, chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 for tool in nginx ffmpeg node /usr/bin/chromium; do command -v $tool >/dev/null || { echo "$tool missing" >&2; exit 1; }; done
 [ -x target/release/classcast ] || { echo "build first: cargo build --release" >&2; exit 1; }
-[ -f web/dist/vendor/hls.min.js ] || { echo "build the UI first: make web" >&2; exit 1; }
+[ -f web/node_modules/hls.js/dist/hls.min.js ] || { echo "install the UI first: make web" >&2; exit 1; }
 
 work=$(mktemp -d)
 free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }

@@ -82,6 +82,8 @@ pub enum RecorderMsg {
         trim_slate: bool,
         done: oneshot::Sender<()>,
     },
+    /// Answers once everything sent before it is on disk.
+    Flush { done: oneshot::Sender<()> },
 }
 
 #[derive(Clone)]
@@ -98,6 +100,14 @@ impl RecorderHandle {
             metrics::counter!("classcast_channel_dropped_total", "channel" => "recorder")
                 .increment(1);
             tracing::error!(recording = %self.id, "recorder is not keeping up; a segment was not recorded");
+        }
+    }
+
+    /// Waits until everything sent so far is on disk.
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.tx.send(RecorderMsg::Flush { done }).await.is_ok() {
+            let _ = flushed.await;
         }
     }
 
@@ -213,6 +223,9 @@ impl Recorder {
                 done,
             } => {
                 self.finish(status, ended_at, trim_slate).await?;
+                let _ = done.send(());
+            }
+            RecorderMsg::Flush { done } => {
                 let _ = done.send(());
             }
         }
