@@ -16,7 +16,7 @@ APT_BUILD := pkg-config clang libclang-dev \
 	libgstrtspserver-1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav gstreamer1.0-rtsp fonts-wqy-microhei
-APT_TEST := ffmpeg chromium srt-tools
+APT_TEST := ffmpeg chromium srt-tools fuse python3-fusepy
 APT_DB := postgresql postgresql-client
 
 .PHONY: run test deps deps-test db web build check bench clean-data

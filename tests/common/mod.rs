@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod rtsp_camera;
+pub mod slow_disk;
 pub mod throwaway_postgres;
 
 pub const ADMIN_URL: &str = "postgres://classcast:classcast@127.0.0.1:5432/postgres";
