@@ -13,9 +13,6 @@ use uuid::Uuid;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// How long a token opens its stream: a school day, so a lesson watched on
-/// a classroom screen never stops at a token's expiry.
-pub const DEFAULT_TTL_SECONDS: i64 = 8 * 3600;
 /// Tag bytes kept: 128 bits is far beyond guessing within a token's life.
 const TAG_LEN: usize = 16;
 const BODY_LEN: usize = 16 + 8;
