@@ -393,7 +393,11 @@ mod tests {
         let mut in_file = Vec::new();
         toml_keys::collect("", &written, &mut in_file);
         let mut in_defaults = Vec::new();
-        json_keys("", &serde_json::to_value(&defaults).unwrap(), &mut in_defaults);
+        json_keys(
+            "",
+            &serde_json::to_value(&defaults).unwrap(),
+            &mut in_defaults,
+        );
         in_file.sort();
         in_defaults.sort();
         assert_eq!(

@@ -16,10 +16,15 @@ use crate::live::{Live, LiveContext};
 /// Connects, creating the database first if the server has none by that name.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = config.database.url.parse().context("database.url")?;
-    let pool = PgPoolOptions::new()
-        .max_connections(config.database.max_connections)
-        .connect_with(options.clone())
-        .await;
+    // A request waits at most `acquire_timeout` for a connection: during
+    // a database outage the API answers 503 in a second or two instead of
+    // hanging until PostgreSQL is back.
+    let pool_options = || {
+        PgPoolOptions::new()
+            .max_connections(config.database.max_connections)
+            .acquire_timeout(config.acquire_timeout())
+    };
+    let pool = pool_options().connect_with(options.clone()).await;
     match pool {
         Ok(pool) => Ok(pool),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
@@ -33,10 +38,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
             sqlx::query(&format!("CREATE DATABASE \"{}\"", name.replace('"', "")))
                 .execute(&admin)
                 .await?;
-            Ok(PgPoolOptions::new()
-                .max_connections(config.database.max_connections)
-                .connect_with(options)
-                .await?)
+            Ok(pool_options().connect_with(options).await?)
         }
         Err(e) => Err(e).context("connecting to PostgreSQL (is it running? see README)"),
     }
@@ -102,12 +104,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let playback = crate::auth::playback::PlaybackKey::new(
         crate::catalog::accounts::secrets::shared_secret(&db, "playback_key").await?,
     );
+    let renamed = crate::catalog::accounts::users::normalise_stored_usernames(&db).await?;
+    if renamed > 0 {
+        info!(renamed, "usernames brought to their normalised form");
+    }
+    // Loaded before serving, so a restarted node never accepts a revoked token.
+    let (revocations_tx, revocations) = tokio::sync::watch::channel(Arc::new(
+        crate::catalog::accounts::revocations::load(&db).await?,
+    ));
+    tokio::spawn(crate::catalog::accounts::revocations::follow(
+        db.clone(),
+        config.revocation_reload(),
+        revocations_tx,
+    ));
     let state = AppState {
         db,
         config: config.clone(),
         live: live.clone(),
         metrics,
         playback,
+        revocations,
+        hashing: crate::auth::password::HashingSlots::new(
+            config.parallel_hashes(),
+            std::time::Duration::from_millis(config.auth.hash_wait_ms),
+        ),
     };
     if !config.auth.enabled {
         tracing::warn!(
@@ -125,11 +145,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         http = %config.http.addr, rtmp = %config.ingest.rtmp_addr, srt = %config.ingest.srt_addr,
         "classcast is serving on http://{}", config.http.addr
     );
-    // Peer addresses identify live viewers (and, later, rate-limit sign-ins).
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(http_listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = http::serve::Limits {
+        header_read_timeout: config.header_read_timeout(),
+        max_connections: config.http.max_connections,
+    };
+    http::serve::serve(
+        http_listener,
+        http::router(state),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     info!("finishing live lessons and recordings");
     live.shutdown().await;
     info!("stopped");

@@ -5,7 +5,10 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{CatalogError, Validation, valid_name};
+use super::{CatalogError, Validation};
+
+/// Identity platforms' school codes are short.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
 #[sqlx(type_name = "school_kind", rename_all = "lowercase")]
@@ -50,7 +53,12 @@ pub async fn list(db: &PgPool) -> Result<Vec<School>, CatalogError> {
 
 pub async fn create(db: &PgPool, new: NewSchool) -> Result<School, CatalogError> {
     let mut validation = Validation::default();
-    validation.check(valid_name(&new.name), "name", "invalid_name");
+    validation.name(&new.name, super::MAX_NAME_CHARS, "name");
+    validation.text(
+        new.external_id.as_deref(),
+        MAX_EXTERNAL_ID_CHARS,
+        "external_id",
+    );
     validation.finish()?;
     Ok(sqlx::query_as(
         "INSERT INTO schools (id, name, kind, parent_id, external_id) VALUES ($1, $2, $3, $4, $5)

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, ErrorBody, Json, Path};
 use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::classrooms::{self, Classroom, ClassroomUpdate, NewClassroom};
@@ -76,7 +76,9 @@ fn view(state: &AppState, classroom: Classroom) -> ClassroomView {
     }
 }
 
-#[utoipa::path(get, path = "/api/schools", responses((status = 200, body = Vec<School>)))]
+#[utoipa::path(get, path = "/api/schools", responses((status = 200, body = Vec<School>),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
 async fn list_schools(
     State(state): State<AppState>,
     _caller: Caller,
@@ -85,7 +87,11 @@ async fn list_schools(
 }
 
 #[utoipa::path(post, path = "/api/schools", request_body = NewSchool,
-    responses((status = 201, body = School), (status = 422)))]
+    responses((status = 201, body = School), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn create_school(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,7 +104,9 @@ async fn create_school(
     ))
 }
 
-#[utoipa::path(get, path = "/api/classrooms", responses((status = 200, body = Vec<ClassroomView>)))]
+#[utoipa::path(get, path = "/api/classrooms", responses(
+    (status = 200, body = Vec<ClassroomView>), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_classrooms(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,7 +128,11 @@ async fn list_classrooms(
 }
 
 #[utoipa::path(post, path = "/api/classrooms", request_body = NewClassroom,
-    responses((status = 201, body = ClassroomView), (status = 400), (status = 422)))]
+    responses((status = 201, body = ClassroomView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn create_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,7 +150,9 @@ async fn create_classroom(
 }
 
 #[utoipa::path(get, path = "/api/classrooms/{id}", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ClassroomView), (status = 404)))]
+    responses((status = 200, body = ClassroomView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,7 +165,11 @@ async fn get_classroom(
 
 #[utoipa::path(patch, path = "/api/classrooms/{id}", params(("id" = Uuid, Path)),
     request_body = ClassroomUpdate,
-    responses((status = 200, body = ClassroomView), (status = 404), (status = 422)))]
+    responses((status = 200, body = ClassroomView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn update_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,7 +183,10 @@ async fn update_classroom(
 }
 
 #[utoipa::path(delete, path = "/api/classrooms/{id}", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn delete_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,7 +208,9 @@ async fn delete_classroom(
 }
 
 #[utoipa::path(get, path = "/api/classrooms/{id}/sources", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<SourceView>), (status = 404)))]
+    responses((status = 200, body = Vec<SourceView>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_sources(
     State(state): State<AppState>,
     caller: Caller,
@@ -200,7 +223,11 @@ async fn list_sources(
 
 #[utoipa::path(post, path = "/api/classrooms/{id}/sources", params(("id" = Uuid, Path)),
     request_body = NewSource,
-    responses((status = 201, body = SourceView), (status = 404), (status = 422)))]
+    responses((status = 201, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn create_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -215,7 +242,9 @@ async fn create_source(
 
 #[utoipa::path(get, path = "/api/classrooms/{id}/sources/{source_id}",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)),
-    responses((status = 200, body = SourceView), (status = 404)))]
+    responses((status = 200, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -227,7 +256,11 @@ async fn get_source(
 
 #[utoipa::path(patch, path = "/api/classrooms/{id}/sources/{source_id}",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)), request_body = SourceUpdate,
-    responses((status = 200, body = SourceView), (status = 404), (status = 422)))]
+    responses((status = 200, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn update_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,7 +275,9 @@ async fn update_source(
 
 #[utoipa::path(delete, path = "/api/classrooms/{id}/sources/{source_id}",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn delete_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -266,7 +301,10 @@ async fn delete_source(
 /// New stream key; the publisher using the old one is disconnected.
 #[utoipa::path(post, path = "/api/classrooms/{id}/sources/{source_id}/rotate-key",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)),
-    responses((status = 200, body = SourceView), (status = 404), (status = 422)))]
+    responses((status = 200, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -289,7 +327,9 @@ async fn rotate_key(
 
 /// Partner schools invited to this classroom's live lessons (专递课堂).
 #[utoipa::path(get, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<Uuid>), (status = 403), (status = 404)))]
+    responses((status = 200, body = Vec<Uuid>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_audiences(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,7 +341,11 @@ async fn get_audiences(
 
 #[utoipa::path(put, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
     request_body = Vec<Uuid>,
-    responses((status = 200, body = Vec<Uuid>), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, body = Vec<Uuid>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn set_audiences(
     State(state): State<AppState>,
     caller: Caller,
@@ -324,18 +368,20 @@ async fn set_audiences(
 /// A playback URL for players that cannot send the session cookie (a
 /// portal on another site, a native app, VLC).
 #[utoipa::path(get, path = "/api/classrooms/{id}/playback", params(("id" = Uuid, Path)),
-    responses((status = 200, body = super::playback::PlaybackUrl), (status = 403), (status = 404)))]
+    responses((status = 200, body = super::playback::PlaybackUrl),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn live_playback(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<super::playback::PlaybackUrl>, ApiError> {
     may_see(&state, &caller, id).await?;
-    Ok(Json(super::playback::playback_url(
-        &state,
-        &caller,
-        crate::auth::playback::Scope::Live(id),
-    )))
+    Ok(Json(
+        super::playback::playback_url(&state, &caller, crate::auth::playback::Scope::Live(id))
+            .await?,
+    ))
 }
 
 /// Watching or administering: who may see a classroom at all. Unknown ids
