@@ -56,6 +56,7 @@ pub fn node_name() -> String {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::auth::password::return_large_blocks_to_the_system();
     crate::media::init().context("initialising GStreamer")?;
     let metrics = crate::metrics::install()?;
     let config = Arc::new(config);

@@ -45,6 +45,21 @@ pub fn decoy() -> &'static str {
     DECOY.get_or_init(|| hash("decoy password, never matches"))
 }
 
+/// Makes every allocation of 4 MiB or more its own mapping, returned to
+/// the system when freed. glibc otherwise raises its mmap threshold after
+/// the first large free and then keeps each argon2 block (19 MiB) in the
+/// arena of whichever thread hashed it: a burst of sign-ins left hundreds
+/// of MiB resident for good. Call once at start, before threads hash.
+pub fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; M_MMAP_THRESHOLD
+    // takes a size in bytes. It returns 0 on failure, which leaves the
+    // default behaviour: not worth failing the start for.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    }
+}
+
 /// A bounded number of hashes at once; the rest wait up to `wait`.
 #[derive(Clone, Debug)]
 pub struct HashingSlots {

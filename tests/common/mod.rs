@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod accounts;
 pub mod rtsp_camera;
 
 pub const ADMIN_URL: &str = "postgres://classcast:classcast@127.0.0.1:5432/postgres";
@@ -198,6 +199,11 @@ impl TestServer {
 
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server process's id, to read its memory from /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     pub fn is_running(&mut self) -> bool {
