@@ -257,6 +257,18 @@ pub async fn facts(
     })
 }
 
+/// The classroom's open lesson as the catalogue has it, whichever node
+/// runs it (a node asked for a playback token may not be the one the
+/// camera publishes to).
+pub async fn open_lesson(db: &PgPool, id: Uuid) -> Result<Option<Uuid>, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM live_sessions WHERE classroom_id = $1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
 /// Every classroom's audiences, for filtering lists in one query.
 pub async fn all_audiences(
     db: &PgPool,

@@ -49,11 +49,18 @@ pub async fn playback_url(
     // Epochs come from the database, not this node's copy: a token issued
     // here must not predate a revocation this node has not heard of yet.
     let epochs = revocations::epochs(&state.db, &[viewer, scope.id()]).await?;
+    // The lesson this node shows; else the one another node runs.
     let lesson = match scope {
-        Scope::Live(id) => state
-            .live
-            .room(id)
-            .and_then(|room| room.status.borrow().session_id),
+        Scope::Live(id) => {
+            let here = state
+                .live
+                .room(id)
+                .and_then(|room| room.status.borrow().session_id);
+            match here {
+                Some(lesson) => Some(lesson),
+                None => crate::catalog::classrooms::open_lesson(&state.db, id).await?,
+            }
+        }
         Scope::Recording(_) => None,
     };
     let token = state.playback.sign(&Grant {

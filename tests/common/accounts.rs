@@ -161,3 +161,44 @@ where
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
+
+/// Polls a classroom (as `bearer`) until `check` holds; fails after 30 s.
+pub async fn wait_classroom(
+    server: &TestServer,
+    bearer: &str,
+    room: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, c) = call(
+            server,
+            reqwest::Method::GET,
+            &format!("/api/classrooms/{room}"),
+            Some(bearer),
+            None,
+        )
+        .await;
+        if check(&c) {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {c}\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Until the classroom is live with segments to serve.
+pub async fn wait_serving(server: &TestServer, bearer: &str, room: &str) -> Value {
+    wait_classroom(server, bearer, room, "live with segments", |c| {
+        c["live"]["state"] == "live"
+            && c["live"]["renditions"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+    })
+    .await
+}
