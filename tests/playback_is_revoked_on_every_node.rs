@@ -269,5 +269,6 @@ async fn revoked_viewers_lose_playback_on_every_node_within_seconds() {
     let t_next = playback(&a, &root, &live_path).await;
     assert_eq!(fetch(&a, &live_url(&t_next)).await.0, 200);
     let _ = publisher.kill();
+    let _ = publisher.wait();
     drop(b);
 }
