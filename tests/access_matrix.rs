@@ -4,9 +4,9 @@
 //! access rules say. A route missing from the matrix fails the test, so new
 //! routes must be added here.
 //!
-//! Then the playback tokens: a token opens its own classroom's HLS only,
-//! tampered and foreign tokens are refused, and a disabled user's session
-//! and API token stop working at once.
+//! List routes are checked by the ids each person gets, not by a 2xx; every
+//! answer is checked against the OpenAPI document; and the routes are
+//! enumerated from the router's source, so media routes cannot escape.
 
 mod common;
 
@@ -24,6 +24,8 @@ const PEOPLE: &[&str] = &[
     "system_admin",
     "admin_main",
     "reviewer_main",
+    "reviewer_tg_main",
+    "staff_main",
     "teacher_main",
     "viewer_main",
     "device_main",
@@ -39,6 +41,8 @@ const SEE: &[&str] = &[
     "system_admin",
     "admin_main",
     "reviewer_main",
+    "reviewer_tg_main",
+    "staff_main",
     "teacher_main",
     "viewer_main",
     "viewer_partner",
@@ -47,11 +51,13 @@ const SEE: &[&str] = &[
 /// Who administers the main school's classroom.
 const MANAGE: &[&str] = &["system_admin", "admin_main"];
 /// Who may view the main school's recording: its teacher, the school's
-/// reviewers and admins (no shares yet).
+/// reviewers (at any level) and admins (no shares yet); not its resource
+/// staff, who see what is shared with them.
 const RECORDING: &[&str] = &[
     "system_admin",
     "admin_main",
     "reviewer_main",
+    "reviewer_tg_main",
     "teacher_main",
 ];
 const ADMINS: &[&str] = &["system_admin", "admin_main", "admin_other"];
@@ -59,6 +65,8 @@ const SIGNED_IN: &[&str] = &[
     "system_admin",
     "admin_main",
     "reviewer_main",
+    "reviewer_tg_main",
+    "staff_main",
     "teacher_main",
     "viewer_main",
     "device_main",
@@ -193,6 +201,57 @@ const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("DELETE", "/api/tokens/{id}"),
 ];
 
+/// Routes open to everyone by design, each for its own reason.
+const UNGUARDED: &[&str] = &[
+    // Load balancers' liveness probe; says "ok" and nothing else.
+    "/healthz",
+    // The JSON 404 for unknown API paths.
+    "/api/{*rest}",
+];
+
+/// (METHOD, path) of every `.route(...)` in `src/http`, read from the
+/// source: axum cannot list a router's routes, and the OpenAPI document
+/// leaves out media, metrics and probes.
+fn router_routes() -> BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut routes = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for call in source.split(".route(").skip(1) {
+            let Some(path) = call
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|r| r.split('"').next())
+            else {
+                continue;
+            };
+            // The handlers: up to the call's closing parenthesis.
+            let mut depth = 1;
+            let end = call
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(call.len(), |(i, _)| i);
+            let handlers = &call[..end];
+            for method in ["get", "post", "patch", "put", "delete", "any"] {
+                let called = handlers
+                    .match_indices(&format!("{method}("))
+                    .any(|(i, _)| i == 0 || !handlers.as_bytes()[i - 1].is_ascii_alphanumeric());
+                if called {
+                    routes.insert((method.to_uppercase(), path.to_string()));
+                }
+            }
+        }
+    }
+    routes
+}
+
 fn fill(template: &str, f: &Fixture) -> String {
     let id = if template.starts_with("/api/recordings") || template.starts_with("/vod") {
         &f.recording
@@ -206,6 +265,9 @@ fn fill(template: &str, f: &Fixture) -> String {
         .replace("{source_id}", &f.source)
 }
 
+/// Every answer in this test is also checked against the OpenAPI document.
+static SPEC: std::sync::OnceLock<common::openapi::Spec> = std::sync::OnceLock::new();
+
 async fn request(
     server: &TestServer,
     method: Method,
@@ -213,14 +275,18 @@ async fn request(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> reqwest::Response {
-    let mut request = server.client.request(method, server.url(path));
+    let mut request = server.client.request(method.clone(), server.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     if let Some(body) = body {
         request = request.json(body);
     }
-    request.send().await.unwrap()
+    let response = request.send().await.unwrap();
+    match SPEC.get() {
+        Some(spec) => spec.checked(method.as_str(), path, response).await,
+        None => response,
+    }
 }
 
 /// One-off checks of routes with lasting effects; remembers which ran.
@@ -273,6 +339,16 @@ impl OnceChecks<'_> {
     }
 }
 
+/// The system admin's own user id.
+async fn root_id(server: &TestServer, root: &str) -> String {
+    let me: Value = request(server, Method::GET, "/api/session", Some(root), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    me["user"]["user_id"].as_str().unwrap().to_string()
+}
+
 async fn api_token(server: &TestServer, username: &str) -> String {
     let (cookie, csrf) = server.sign_in(username, PASSWORD).await;
     let response = server
@@ -298,6 +374,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         ..Default::default()
     })
     .await;
+    let _ = SPEC.set(common::openapi::Spec::fetch(&server).await);
     // Nobody exists yet: everything is closed.
     assert_eq!(server.get("/api/classrooms").await.status(), 401);
     server.create_admin("system_admin", PASSWORD);
@@ -341,6 +418,10 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         }
         let role = match person.split('_').next().unwrap() {
             "admin" => json!({"role": "school_admin"}),
+            "staff" => json!({"role": "resource_staff"}),
+            "reviewer" if person.contains("_tg_") => {
+                json!({"role": "reviewer", "review_level": "teaching_group"})
+            }
             "reviewer" => json!({"role": "reviewer", "review_level": "school"}),
             "device" => json!({"role": "classroom_device"}),
             other => json!({"role": other}),
@@ -446,7 +527,8 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         tokens.insert(*person, Some(api_token(&server, person).await));
     }
 
-    // Every documented route is in the matrix, or checked separately below.
+    // Every route the router has, and every documented one, is in the
+    // matrix or checked separately below.
     let openapi: Value = server.get("/api/openapi.json").await.json().await.unwrap();
     let rows = matrix();
     let mut covered: BTreeSet<(String, String)> = rows
@@ -468,6 +550,20 @@ async fn every_route_answers_every_role_as_the_rules_say() {
                 key.1
             );
         }
+    }
+    let routes = router_routes();
+    assert!(routes.len() > 30, "router parse found only {routes:?}");
+    for (method, path) in &routes {
+        // Media file routes are in the matrix by a concrete file name.
+        let concrete = path
+            .replace("{rendition}/{file}", "source/index.m3u8")
+            .replace("{classroom}", "{id}")
+            .replace("{recording}", "{id}");
+        assert!(
+            covered.contains(&(method.clone(), concrete.clone()))
+                || UNGUARDED.contains(&path.as_str()),
+            "{method} {path} (the router's) is not in the authorization matrix"
+        );
     }
 
     let mut failures = Vec::new();
@@ -509,6 +605,88 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         "matrix failures:\n{}",
         failures.join("\n")
     );
+
+    // List routes: a 2xx proves nothing (every school's rows would pass);
+    // the ids each person gets must be exactly those they may see.
+    let lesson = {
+        let c: Value = request(
+            &server,
+            M::GET,
+            &format!("/api/classrooms/{id}"),
+            Some(&root),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        c["live"]["session_id"].as_str().unwrap().to_string()
+    };
+    let ids = |list: &Value, key: &str| -> BTreeSet<String> {
+        list.as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"))
+            .iter()
+            .map(|item| item[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    let school_users = |school: &str| -> BTreeSet<String> {
+        users
+            .values()
+            .filter(|u| u["school_id"] == school)
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let everyone: BTreeSet<String> = users
+        .values()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .chain(std::iter::once(root_id(&server, &root).await))
+        .collect();
+    let one = |id: &str| BTreeSet::from([id.to_string()]);
+    for person in PEOPLE.iter().filter(|p| **p != "anonymous") {
+        let token = tokens[person].as_deref();
+        let get = |path: &'static str| {
+            let server = &server;
+            async move {
+                let response = request(server, M::GET, path, token, None).await;
+                assert_eq!(response.status(), 200, "{path} as {person}");
+                response.json::<Value>().await.unwrap()
+            }
+        };
+        let sees = SEE.contains(person);
+        let want = |yes: bool, id: &str| if yes { one(id) } else { BTreeSet::new() };
+        assert_eq!(
+            ids(&get("/api/classrooms").await, "id"),
+            want(sees, &id),
+            "classrooms of {person}"
+        );
+        assert_eq!(
+            ids(&get("/api/sessions").await, "id"),
+            want(sees, &lesson),
+            "lessons of {person}"
+        );
+        assert_eq!(
+            ids(&get("/api/recordings").await, "id"),
+            want(RECORDING.contains(person), &fixture.recording),
+            "recordings of {person}"
+        );
+        let own_tokens = get("/api/tokens").await;
+        let owners = ids(&own_tokens, "user_id");
+        let me = if *person == "system_admin" {
+            root_id(&server, &root).await
+        } else {
+            users[person]["id"].as_str().unwrap().to_string()
+        };
+        assert_eq!(owners, one(&me), "tokens listed to {person}");
+        if ADMINS.contains(person) {
+            let listed = ids(&get("/api/users").await, "id");
+            let expected = match *person {
+                "system_admin" => everyone.clone(),
+                "admin_main" => school_users(main["id"].as_str().unwrap()),
+                _ => school_users(other["id"].as_str().unwrap()),
+            };
+            assert_eq!(listed, expected, "users listed to {person}");
+        }
+    }
 
     // Routes with lasting effects: refused for the wrong people, then
     // allowed once. Each call records its route, so the list above cannot
@@ -740,4 +918,5 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         "admin_other sees other schools' entries: {names:?}"
     );
     assert!(names.contains("admin_other"), "{names:?}");
+    SPEC.get().unwrap().assert_all_matched();
 }
