@@ -55,8 +55,29 @@ pub fn node_name() -> String {
         .unwrap_or_else(|| "classcast".into())
 }
 
+/// Raises this process's open-file limit to the hard limit: the soft
+/// default (often 1024) is below `http.max_connections`, and accept would
+/// start failing long before the cap takes effect.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("cannot raise the open-file limit");
+            }
+        }
+    }
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::auth::password::return_large_blocks_to_the_system();
+    raise_open_file_limit();
     crate::media::init().context("initialising GStreamer")?;
     let metrics = crate::metrics::install()?;
     let config = Arc::new(config);

@@ -36,8 +36,17 @@ async fn until_closed(mut stream: TcpStream, limit: Duration) -> Option<Duration
     }
 }
 
+/// This test holds 1,000 sockets itself: lift its own soft limit (the
+/// server raises its own).
+fn allow_many_sockets() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn trickled_headers_are_cut_off_while_real_clients_are_served() {
+    allow_many_sockets();
     let server = TestServer::start(ServerOptions {
         auth: true,
         env: vec![("CLASSCAST_HTTP__HEADER_READ_TIMEOUT_SECONDS", "2".into())],
