@@ -66,10 +66,12 @@ request = function()
 end
 LUA
 
-# Every answer must be a 200: quick errors would flatter either side.
+# Every answer must be a 200 and every request answered: quick errors or
+# dropped connections would flatter either side.
 rps() {
   out=$(wrk -t2 -c1000 -d"${seconds}s" -s "$work/hls.lua" "$1")
   if echo "$out" | grep -q "Non-2xx"; then echo "$out" >&2; echo "$1 refused requests" >&2; exit 1; fi
+  if echo "$out" | grep -q "Socket errors"; then echo "$out" >&2; echo "$1: socket errors or timeouts" >&2; exit 1; fi
   echo "$out" | awk '/Requests\/sec/ {print $2}'
 }
 echo "segment: $segment ($size bytes); playlist and segment alternate; wrk -t2 -c1000 -d${seconds}s"

@@ -29,6 +29,32 @@ pub const DEFAULT_SESSION_HOURS: u64 = 12;
 pub const DEFAULT_MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const DEFAULT_MAX_FAILURES_PER_ADDRESS: i64 = 30;
 pub const DEFAULT_FAILURE_WINDOW_MINUTES: i64 = 15;
+/// Playback tokens are short-lived: the player asks for a fresh one while
+/// access lasts, so a viewer whose access ends is cut off within minutes
+/// even before the revocation list reaches a node.
+pub const DEFAULT_PLAYBACK_TTL_SECONDS: i64 = 5 * 60;
+/// Every node rereads the revocation list this often, besides hearing of
+/// each change at once (LISTEN/NOTIFY): a missed notification is healed here.
+pub const DEFAULT_REVOCATION_RELOAD_SECONDS: u64 = 5;
+/// Password hashes (argon2id, 19 MiB and ~20 ms each) allowed at once; 0
+/// means one per CPU core.
+pub const DEFAULT_MAX_PARALLEL_HASHES: usize = 0;
+/// How long a sign-in waits for a free hashing slot before it is told the
+/// server is busy (503, Retry-After).
+pub const DEFAULT_HASH_WAIT_MS: u64 = 2_000;
+/// A client must send a complete request head within this time of
+/// connecting or of its previous response; a kept-alive connection idle for
+/// as long is closed too (hyper counts both with one timer).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
+/// Connections open at once. At the cap, the oldest connection that is not
+/// in the middle of a request (idle, or still sending its head) makes room.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Request bodies larger than this are refused with 413.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_DB_CONNECTIONS: u32 = 10;
+/// How long a request waits for a database connection before it is
+/// answered 503: during a database outage the API fails fast.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1_500;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -54,6 +80,13 @@ pub struct HttpConfig {
     /// its address here, or every user shares the proxy's address (sign-in
     /// limits, audit log, viewer counts).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a request head (and the longest a
+    /// kept-alive connection stays idle).
+    pub header_read_timeout_seconds: u64,
+    /// Connections served at once; see `DEFAULT_MAX_CONNECTIONS`.
+    pub max_connections: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +95,8 @@ pub struct DatabaseConfig {
     /// PostgreSQL connection string; `DATABASE_URL` overrides it.
     pub url: String,
     pub max_connections: u32,
+    /// Milliseconds a request waits for a free connection before 503.
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +153,9 @@ impl Default for HttpConfig {
             addr: DEFAULT_HTTP_ADDR.parse().expect("valid default address"),
             web_dir: DEFAULT_WEB_DIR.into(),
             trusted_proxies: Vec::new(),
+            header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -126,7 +164,8 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: DEFAULT_DATABASE_URL.into(),
-            max_connections: 10,
+            max_connections: DEFAULT_MAX_DB_CONNECTIONS,
+            acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
         }
     }
 }
@@ -169,9 +208,14 @@ pub struct AuthConfig {
     pub max_failures_per_address: i64,
     pub failure_window_minutes: i64,
     /// Playback tokens (in HLS URLs for players without the cookie) last
-    /// this long: a school day, so a lesson on a classroom screen never
-    /// stops at a token's expiry.
+    /// this long; players refresh them while access lasts.
     pub playback_ttl_seconds: i64,
+    /// Seconds between full rereads of the playback revocation list.
+    pub revocation_reload_seconds: u64,
+    /// Password hashes computed at once (0: one per core).
+    pub max_parallel_hashes: usize,
+    /// Milliseconds a sign-in waits for a hashing slot before 503.
+    pub hash_wait_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -183,7 +227,10 @@ impl Default for AuthConfig {
             max_failures_per_account: DEFAULT_MAX_FAILURES_PER_ACCOUNT,
             max_failures_per_address: DEFAULT_MAX_FAILURES_PER_ADDRESS,
             failure_window_minutes: DEFAULT_FAILURE_WINDOW_MINUTES,
-            playback_ttl_seconds: crate::auth::playback::DEFAULT_TTL_SECONDS,
+            playback_ttl_seconds: DEFAULT_PLAYBACK_TTL_SECONDS,
+            revocation_reload_seconds: DEFAULT_REVOCATION_RELOAD_SECONDS,
+            max_parallel_hashes: DEFAULT_MAX_PARALLEL_HASHES,
+            hash_wait_ms: DEFAULT_HASH_WAIT_MS,
         }
     }
 }
@@ -287,6 +334,32 @@ impl Config {
         Duration::from_secs(self.ingest.reconnect_max_seconds.max(1))
     }
 
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.header_read_timeout_seconds.max(1))
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database.acquire_timeout_ms.max(50))
+    }
+
+    /// Playback tokens live at least a second and at most a day (revocation
+    /// entries are kept as long).
+    pub fn playback_ttl_seconds(&self) -> i64 {
+        self.auth.playback_ttl_seconds.clamp(1, 24 * 3600)
+    }
+
+    pub fn revocation_reload(&self) -> Duration {
+        Duration::from_secs(self.auth.revocation_reload_seconds.max(1))
+    }
+
+    /// Hashing slots: the configured number, or one per core.
+    pub fn parallel_hashes(&self) -> usize {
+        match self.auth.max_parallel_hashes {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+
     pub fn recordings_dir(&self) -> PathBuf {
         self.media.dir.join("recordings")
     }
@@ -318,5 +391,69 @@ mod tests {
             serde_json::to_value(&defaults).unwrap(),
             "classcast.example.toml must show every default"
         );
+        // `#[serde(default)]` fills a key deleted from the example back in,
+        // so the values alone cannot tell: compare the keys themselves.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let written: toml_keys::Table = toml_keys::parse(&text);
+        let mut in_file = Vec::new();
+        toml_keys::collect("", &written, &mut in_file);
+        let mut in_defaults = Vec::new();
+        json_keys(
+            "",
+            &serde_json::to_value(&defaults).unwrap(),
+            &mut in_defaults,
+        );
+        in_file.sort();
+        in_defaults.sort();
+        assert_eq!(
+            in_file, in_defaults,
+            "classcast.example.toml must list exactly the keys of Config"
+        );
+    }
+
+    /// Dotted key paths of a serialized config; maps whose keys are data
+    /// (the SSO role map) count as one key.
+    fn json_keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if prefix != "sso.role_map" => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    json_keys(&path, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+
+    /// The example's keys as TOML wrote them, through figment's own parser.
+    mod toml_keys {
+        pub type Table = figment::value::Dict;
+
+        pub fn parse(text: &str) -> Table {
+            use figment::providers::{Format, Toml};
+            figment::Figment::from(Toml::string(text))
+                .extract()
+                .expect("example config parses")
+        }
+
+        pub fn collect(prefix: &str, table: &Table, out: &mut Vec<String>) {
+            for (k, v) in table {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    figment::value::Value::Dict(_, inner) if path != "sso.role_map" => {
+                        collect(&path, inner, out)
+                    }
+                    _ => out.push(path),
+                }
+            }
+        }
     }
 }

@@ -17,10 +17,15 @@ use crate::live::{Live, LiveContext};
 /// Connects, creating the database first if the server has none by that name.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = config.database.url.parse().context("database.url")?;
-    let pool = PgPoolOptions::new()
-        .max_connections(config.database.max_connections)
-        .connect_with(options.clone())
-        .await;
+    // A request waits at most `acquire_timeout` for a connection: during
+    // a database outage the API answers 503 in a second or two instead of
+    // hanging until PostgreSQL is back.
+    let pool_options = || {
+        PgPoolOptions::new()
+            .max_connections(config.database.max_connections)
+            .acquire_timeout(config.acquire_timeout())
+    };
+    let pool = pool_options().connect_with(options.clone()).await;
     match pool {
         Ok(pool) => Ok(pool),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
@@ -34,10 +39,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
             sqlx::query(&format!("CREATE DATABASE \"{}\"", name.replace('"', "")))
                 .execute(&admin)
                 .await?;
-            Ok(PgPoolOptions::new()
-                .max_connections(config.database.max_connections)
-                .connect_with(options)
-                .await?)
+            Ok(pool_options().connect_with(options).await?)
         }
         Err(e) => Err(e).context("connecting to PostgreSQL (is it running? see README)"),
     }
@@ -54,7 +56,29 @@ pub fn node_name() -> String {
         .unwrap_or_else(|| "classcast".into())
 }
 
+/// Raises this process's open-file limit to the hard limit: the soft
+/// default (often 1024) is below `http.max_connections`, and accept would
+/// start failing long before the cap takes effect.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("cannot raise the open-file limit");
+            }
+        }
+    }
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::auth::password::return_large_blocks_to_the_system();
+    raise_open_file_limit();
     crate::media::init().context("initialising GStreamer")?;
     let metrics = crate::metrics::install()?;
     let config = Arc::new(config);
@@ -109,12 +133,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let playback = crate::auth::playback::PlaybackKey::new(
         crate::catalog::accounts::secrets::shared_secret(&db, "playback_key").await?,
     );
+    let renamed = crate::catalog::accounts::users::normalise_stored_usernames(&db).await?;
+    if renamed > 0 {
+        info!(renamed, "usernames brought to their normalised form");
+    }
+    // Loaded before serving, so a restarted node never accepts a revoked token.
+    let (revocations_tx, revocations) = tokio::sync::watch::channel(Arc::new(
+        crate::catalog::accounts::revocations::load(&db).await?,
+    ));
+    tokio::spawn(crate::catalog::accounts::revocations::follow(
+        db.clone(),
+        config.revocation_reload(),
+        revocations_tx,
+    ));
     let state = AppState {
         db,
         config: config.clone(),
         live: live.clone(),
         metrics,
         playback,
+        revocations,
+        hashing: crate::auth::password::HashingSlots::new(
+            config.parallel_hashes(),
+            std::time::Duration::from_millis(config.auth.hash_wait_ms),
+        ),
     };
     if !config.auth.enabled {
         tracing::warn!(
@@ -132,11 +174,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         http = %config.http.addr, rtmp = %config.ingest.rtmp_addr, srt = %config.ingest.srt_addr,
         "classcast is serving on http://{}", config.http.addr
     );
-    // Peer addresses identify live viewers (and, later, rate-limit sign-ins).
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(http_listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = http::serve::Limits {
+        header_read_timeout: config.header_read_timeout(),
+        max_connections: config.http.max_connections,
+    };
+    http::serve::serve(
+        http_listener,
+        http::router(state),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     info!("finishing live lessons and recordings");
     live.shutdown().await;
     info!("stopped");

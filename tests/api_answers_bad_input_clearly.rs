@@ -10,6 +10,8 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_clear_errors_and_change_nothing() {
     let server = TestServer::start(ServerOptions::default()).await;
+    // The answers below are also checked against the OpenAPI document.
+    let spec = common::openapi::Spec::fetch(&server).await;
 
     // Invalid JSON.
     let response = server
@@ -22,6 +24,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
+    spec.check("POST", "/api/classrooms", 400, &body);
     assert_eq!(body["error"]["code"], "invalid_json");
     assert!(
         body["error"]["message"]
@@ -41,6 +44,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         .unwrap();
     assert_eq!(response.status(), 422);
     let body: serde_json::Value = response.json().await.unwrap();
+    spec.check("POST", "/api/classrooms", 422, &body);
     assert_eq!(body["error"]["code"], "invalid_input");
     assert!(body["error"]["fields"]["name"].is_string());
     assert!(
@@ -55,6 +59,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         .post_json("/api/classrooms", json!({"name": "A", "colour": "red"}))
         .await;
     assert_eq!(status, 400, "{body}");
+    spec.check("POST", "/api/classrooms", status, &body);
 
     // Unknown ids and malformed ids.
     let missing = server
@@ -64,6 +69,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     let malformed = server.get("/api/classrooms/not-a-uuid").await;
     assert_eq!(malformed.status(), 400);
     let body: serde_json::Value = malformed.json().await.unwrap();
+    spec.check("GET", "/api/classrooms/not-a-uuid", 400, &body);
     assert_eq!(body["error"]["code"], "invalid_request", "{body}");
     let bad_query = server.get("/api/recordings?limit=many").await;
     assert_eq!(bad_query.status(), 400);
@@ -79,6 +85,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         )
         .await;
     assert_eq!(status, 201);
+    spec.check("POST", "/api/classrooms", status, &classroom);
     assert_eq!(
         classroom["name"], "初一(1)班 <b>\"test\"</b>",
         "names are stored verbatim"
@@ -107,9 +114,11 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         )
         .await;
     assert_eq!(status, 409, "{body}");
+    spec.check("POST", "/api/classrooms", status, &body);
 
     // Nothing extra was created by the bad requests.
     let list = server.get_json("/api/classrooms").await;
+    spec.check("GET", "/api/classrooms", 200, &list);
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     // Stream keys can be rotated; the old one is gone.
@@ -128,10 +137,17 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         )
         .await;
     assert_eq!(status, 200);
+    spec.check(
+        "POST",
+        &format!("/api/classrooms/{id}/sources/{sid}/rotate-key"),
+        status,
+        &rotated,
+    );
     assert_ne!(rotated["stream_key"].as_str().unwrap(), old_key);
 
     // The OpenAPI document describes the routes.
     let doc = server.get_json("/api/openapi.json").await;
     assert!(doc["paths"]["/api/classrooms"]["post"].is_object());
     assert!(doc["paths"]["/api/classrooms/{id}/sources/{source_id}/rotate-key"].is_object());
+    spec.assert_all_matched();
 }

@@ -49,17 +49,16 @@ pub struct Principal {
     pub user_id: Uuid,
     pub username: String,
     pub school_id: Option<Uuid>,
-    #[schema(value_type = Vec<Object>)]
-    pub roles: Vec<(Role, Option<ReviewLevel>)>,
+    pub roles: Vec<RoleGrant>,
 }
 
 impl Principal {
     pub fn has(&self, role: Role) -> bool {
-        self.roles.iter().any(|(r, _)| *r == role)
+        self.roles.iter().any(|g| g.role == role)
     }
 
     /// True when every role held is `role` (and there is at least one).
     pub fn roles_are_only(&self, role: Role) -> bool {
-        !self.roles.is_empty() && self.roles.iter().all(|(r, _)| *r == role)
+        !self.roles.is_empty() && self.roles.iter().all(|g| g.role == role)
     }
 }

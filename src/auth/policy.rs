@@ -130,7 +130,13 @@ mod tests {
             user_id: Uuid::new_v4(),
             username: "someone".into(),
             school_id: school,
-            roles: roles.iter().map(|r| (*r, None)).collect(),
+            roles: roles
+                .iter()
+                .map(|r| super::super::RoleGrant {
+                    role: *r,
+                    review_level: None,
+                })
+                .collect(),
         }
     }
 

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{CatalogError, Validation, valid_name};
+use super::{CatalogError, Validation};
 
 /// Heights a ladder may list; anything else is a typo, not a wish.
 const LADDER_MIN_HEIGHT: i32 = 144;
@@ -79,7 +79,7 @@ fn validate(
     grace: Option<i32>,
 ) {
     if let Some(name) = name {
-        validation.check(valid_name(name), "name", "invalid_name");
+        validation.name(name, super::MAX_NAME_CHARS, "name");
     }
     validation.check(
         window.is_none_or(|w| w > 0),
@@ -257,6 +257,18 @@ pub async fn facts(
     })
 }
 
+/// The classroom's open lesson as the catalogue has it, whichever node
+/// runs it (a node asked for a playback token may not be the one the
+/// camera publishes to).
+pub async fn open_lesson(db: &PgPool, id: Uuid) -> Result<Option<Uuid>, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM live_sessions WHERE classroom_id = $1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
 /// Every classroom's audiences, for filtering lists in one query.
 pub async fn all_audiences(
     db: &PgPool,
@@ -283,10 +295,23 @@ pub async fn set_audiences(db: &PgPool, id: Uuid, schools: &[Uuid]) -> Result<()
     v.check(known == distinct.len() as i64, "schools", "unknown_school");
     v.finish()?;
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM classroom_audiences WHERE classroom_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
+    // A school taken off the list loses the lesson now, not when its
+    // viewers' tokens expire.
+    let removed: i64 = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM classroom_audiences WHERE classroom_id = $1 RETURNING school_id)
+         SELECT count(*) FROM gone WHERE school_id <> ALL($2)",
+    )
+    .bind(id)
+    .bind(schools)
+    .fetch_one(&mut *tx)
+    .await?;
+    if removed > 0 {
+        crate::catalog::accounts::revocations::revoke(
+            &mut tx,
+            crate::catalog::accounts::revocations::Subject::Classroom(id),
+        )
         .await?;
+    }
     sqlx::query(
         "INSERT INTO classroom_audiences (classroom_id, school_id)
          SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",

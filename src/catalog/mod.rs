@@ -25,22 +25,98 @@ pub enum CatalogError {
     /// A unique constraint said no (e.g. two classrooms with one name in a school).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// PostgreSQL cannot be reached or is restarting: worth a retry soon.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error(transparent)]
     Database(sqlx::Error),
+}
+
+/// Columns a constraint failure can be reported against. Field names in
+/// errors are `&'static str`, so a constraint's column is looked up here;
+/// anything else is reported as `input`.
+const KNOWN_COLUMNS: &[&str] = &[
+    "school_id",
+    "user_id",
+    "parent_id",
+    "teacher_id",
+    "classroom_id",
+    "source_id",
+    "recording_id",
+    "live_session_id",
+    "shared_by",
+    "name",
+    "username",
+    "display_name",
+    "recording_window_seconds",
+    "grace_seconds",
+    "review_level",
+    "url",
+    "stream_key",
+    "external_id",
+];
+
+/// The column a constraint named the PostgreSQL way
+/// (`{table}_{column}_fkey`, `{table}_{column}_check`) is about.
+fn constraint_column(table: Option<&str>, constraint: Option<&str>) -> &'static str {
+    let column = constraint.and_then(|c| {
+        let c = c
+            .strip_suffix("_fkey")
+            .or_else(|| c.strip_suffix("_check"))?;
+        match table {
+            Some(table) => c.strip_prefix(table)?.strip_prefix('_'),
+            None => Some(c),
+        }
+    });
+    column
+        .and_then(|c| KNOWN_COLUMNS.iter().find(|k| **k == c).copied())
+        .unwrap_or("input")
 }
 
 impl From<sqlx::Error> for CatalogError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::RowNotFound => CatalogError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                CatalogError::Conflict("already_exists")
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                CatalogError::Unavailable(error)
             }
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                CatalogError::Conflict("still_referenced")
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                let field = || constraint_column(db.table(), db.constraint());
+                match code.as_ref() {
+                    // Connection exceptions, and a server shutting down or starting up.
+                    c if c.starts_with("08") => CatalogError::Unavailable(error),
+                    "57P01" | "57P02" | "57P03" | "53300" => CatalogError::Unavailable(error),
+                    "23505" => CatalogError::Conflict("already_exists"),
+                    // An insert or update naming a row that does not exist.
+                    // (Deletes that a RESTRICT key refuses map it with
+                    // `refused_delete`.)
+                    "23503" => invalid(field(), "unknown_reference"),
+                    "23514" | "23502" => invalid(field(), "invalid_value"),
+                    // Text PostgreSQL cannot store (a NUL byte); validation
+                    // should have caught it with the field's name.
+                    "22021" | "22P05" => invalid("input", "invalid_text"),
+                    // Over-long values for bounded types.
+                    "22001" => invalid("input", "too_long"),
+                    _ => CatalogError::Database(error),
+                }
             }
             _ => CatalogError::Database(error),
         }
+    }
+}
+
+fn invalid(field: &'static str, code: &'static str) -> CatalogError {
+    CatalogError::Invalid(BTreeMap::from([(field, code)]))
+}
+
+/// For deletes: a foreign key that refuses means the row is still in use.
+pub fn refused_delete(error: sqlx::Error) -> CatalogError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            CatalogError::Conflict("still_referenced")
+        }
+        _ => error.into(),
     }
 }
 
@@ -64,11 +140,39 @@ impl Validation {
     }
 }
 
-/// Names shown in the UI: not blank, not absurdly long. Any text is allowed
-/// otherwise (Chinese, quotes, markup); the UI escapes on output.
+/// Longest name shown in the UI (schools, classrooms, sources, users).
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest short machine-ish text: credentials, external ids.
+pub const MAX_SHORT_TEXT_CHARS: usize = 200;
+
+/// Names shown in the UI: not blank, not absurdly long, no control
+/// characters (a NUL cannot even be stored). Any other text is allowed
+/// (Chinese, quotes, markup); the UI escapes on output.
 pub fn valid_name(name: &str) -> bool {
     let trimmed = name.trim();
-    !trimmed.is_empty() && trimmed.chars().count() <= 200
+    !trimmed.is_empty() && valid_text(trimmed, MAX_NAME_CHARS)
+}
+
+/// Free text of at most `max` characters without control characters.
+pub fn valid_text(text: &str, max: usize) -> bool {
+    text.chars().count() <= max && !text.chars().any(char::is_control)
+}
+
+impl Validation {
+    /// A name: not blank, then `text` rules.
+    pub fn name(&mut self, name: &str, max: usize, field: &'static str) {
+        self.check(!name.trim().is_empty(), field, "invalid_name");
+        self.text(Some(name), max, field);
+    }
+
+    /// Checks optional free text: absent is fine; present must be
+    /// `valid_text`. Reports NUL and control characters apart from length,
+    /// so the message says what is wrong.
+    pub fn text(&mut self, value: Option<&str>, max: usize, field: &'static str) {
+        let Some(value) = value else { return };
+        self.check(!value.chars().any(char::is_control), field, "invalid_text");
+        self.check(value.chars().count() <= max, field, "too_long");
+    }
 }
 
 /// For PATCH bodies: a missing field stays `None`, an explicit `null` becomes

@@ -27,7 +27,8 @@ pub struct Recording {
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_ms: i64,
     pub size_bytes: i64,
-    #[schema(value_type = Object)]
+    /// `[{"name", "width", "height", "bandwidth", "codecs"}, …]`
+    #[schema(value_type = Vec<Object>)]
     pub renditions: serde_json::Value,
     pub rolling: bool,
     pub title: String,

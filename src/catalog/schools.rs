@@ -8,11 +8,13 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{CatalogError, Validation, valid_name};
+use super::{CatalogError, Validation};
+
+/// Identity platforms' school codes are short.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 100;
 
 /// Beijing time: where classcast's schools are, unless one says otherwise.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
-const MAX_EXTERNAL_ID: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
 #[sqlx(type_name = "school_kind", rename_all = "lowercase")]
@@ -109,12 +111,8 @@ async fn validate(
     time_zone: &str,
 ) -> Result<(), CatalogError> {
     let mut validation = Validation::default();
-    validation.check(valid_name(name), "name", "invalid_name");
-    validation.check(
-        external_id.is_none_or(|s| s.chars().count() <= MAX_EXTERNAL_ID),
-        "external_id",
-        "invalid_external_id",
-    );
+    validation.name(name, super::MAX_NAME_CHARS, "name");
+    validation.text(external_id, MAX_EXTERNAL_ID_CHARS, "external_id");
     validation.check(
         known_time_zone(db, time_zone).await?,
         "time_zone",

@@ -196,14 +196,26 @@ fn valid_rtsp_url(url: &str) -> bool {
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-fn validate(validation: &mut Validation, kind: SourceKind, url: Option<&str>, name: &str) {
+/// What a source's free text may be; `validate` checks the rest.
+struct SourceText<'a> {
+    url: Option<&'a str>,
+    name: &'a str,
+    username: Option<&'a str>,
+    password: Option<&'a str>,
+}
+
+fn validate(validation: &mut Validation, kind: SourceKind, text: SourceText<'_>) {
     match kind {
-        SourceKind::Rtsp => {
-            validation.check(url.is_some_and(valid_rtsp_url), "url", "invalid_rtsp_url")
-        }
-        _ => validation.check(url.is_none(), "url", "url_only_for_rtsp"),
+        SourceKind::Rtsp => validation.check(
+            text.url.is_some_and(valid_rtsp_url),
+            "url",
+            "invalid_rtsp_url",
+        ),
+        _ => validation.check(text.url.is_none(), "url", "url_only_for_rtsp"),
     }
-    validation.check(name.chars().count() <= 200, "name", "invalid_name");
+    validation.text(Some(text.name), super::MAX_NAME_CHARS, "name");
+    validation.text(text.username, super::MAX_SHORT_TEXT_CHARS, "username");
+    validation.text(text.password, super::MAX_SHORT_TEXT_CHARS, "password");
 }
 
 pub async fn list_for_classroom(
@@ -255,7 +267,16 @@ pub async fn create(
     new: NewSource,
 ) -> Result<Source, CatalogError> {
     let mut validation = Validation::default();
-    validate(&mut validation, new.kind, new.url.as_deref(), &new.name);
+    validate(
+        &mut validation,
+        new.kind,
+        SourceText {
+            url: new.url.as_deref(),
+            name: &new.name,
+            username: new.username.as_deref(),
+            password: new.password.as_deref(),
+        },
+    );
     validation.finish()?;
     // Make sure the classroom exists, so an unknown one is a 404, not a 409.
     super::classrooms::get(db, classroom_id).await?;
@@ -288,7 +309,16 @@ pub async fn update(
     let url = update.url.or(current.url);
     let name = update.name.unwrap_or(current.name);
     let mut validation = Validation::default();
-    validate(&mut validation, current.kind, url.as_deref(), &name);
+    validate(
+        &mut validation,
+        current.kind,
+        SourceText {
+            url: url.as_deref(),
+            name: &name,
+            username: update.username.as_deref(),
+            password: update.password.as_deref(),
+        },
+    );
     validation.finish()?;
     Ok(sqlx::query_as(
         "UPDATE sources SET role = $3, name = $4, url = $5, username = $6, password = $7,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, Json, Query};
+use super::error::{ApiError, ErrorBody, Json, Query};
 use super::extract::Caller;
 use crate::auth::{Role, policy};
 use crate::catalog::accounts::audit::{self, AuditEntry, AuditFilter};
@@ -34,7 +34,9 @@ pub struct AuditQuery {
 }
 
 #[utoipa::path(get, path = "/api/audit", tag = "accounts", params(AuditQuery),
-    responses((status = 200, body = [AuditEntry]), (status = 403)))]
+    responses((status = 200, body = [AuditEntry]), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn read_audit(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, ErrorBody, Json, Path};
 use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::classrooms::{self, Classroom, ClassroomUpdate, NewClassroom};
@@ -121,7 +121,9 @@ fn request_host(headers: &HeaderMap) -> String {
     }
 }
 
-#[utoipa::path(get, path = "/api/classrooms", responses((status = 200, body = Vec<ClassroomView>)))]
+#[utoipa::path(get, path = "/api/classrooms", responses(
+    (status = 200, body = Vec<ClassroomView>), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_classrooms(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,7 +145,11 @@ async fn list_classrooms(
 }
 
 #[utoipa::path(post, path = "/api/classrooms", request_body = NewClassroom,
-    responses((status = 201, body = ClassroomView), (status = 400), (status = 422)))]
+    responses((status = 201, body = ClassroomView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn create_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,7 +175,9 @@ async fn create_classroom(
 }
 
 #[utoipa::path(get, path = "/api/classrooms/{id}", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ClassroomView), (status = 404)))]
+    responses((status = 200, body = ClassroomView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,7 +190,11 @@ async fn get_classroom(
 
 #[utoipa::path(patch, path = "/api/classrooms/{id}", params(("id" = Uuid, Path)),
     request_body = ClassroomUpdate,
-    responses((status = 200, body = ClassroomView), (status = 404), (status = 422)))]
+    responses((status = 200, body = ClassroomView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn update_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -207,7 +219,10 @@ async fn update_classroom(
 }
 
 #[utoipa::path(delete, path = "/api/classrooms/{id}", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn delete_classroom(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,7 +244,9 @@ async fn delete_classroom(
 }
 
 #[utoipa::path(get, path = "/api/classrooms/{id}/sources", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<SourceView>), (status = 404)))]
+    responses((status = 200, body = Vec<SourceView>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_sources(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,7 +264,11 @@ async fn list_sources(
 
 #[utoipa::path(post, path = "/api/classrooms/{id}/sources", params(("id" = Uuid, Path)),
     request_body = NewSource,
-    responses((status = 201, body = SourceView), (status = 404), (status = 422)))]
+    responses((status = 201, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn create_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -274,7 +295,9 @@ async fn create_source(
 
 #[utoipa::path(get, path = "/api/classrooms/{id}/sources/{source_id}",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)),
-    responses((status = 200, body = SourceView), (status = 404)))]
+    responses((status = 200, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -288,7 +311,11 @@ async fn get_source(
 
 #[utoipa::path(patch, path = "/api/classrooms/{id}/sources/{source_id}",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)), request_body = SourceUpdate,
-    responses((status = 200, body = SourceView), (status = 404), (status = 422)))]
+    responses((status = 200, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn update_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -315,7 +342,9 @@ async fn update_source(
 
 #[utoipa::path(delete, path = "/api/classrooms/{id}/sources/{source_id}",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn delete_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -339,7 +368,10 @@ async fn delete_source(
 /// New stream key; the publisher using the old one is disconnected.
 #[utoipa::path(post, path = "/api/classrooms/{id}/sources/{source_id}/rotate-key",
     params(("id" = Uuid, Path), ("source_id" = Uuid, Path)),
-    responses((status = 200, body = SourceView), (status = 404), (status = 422)))]
+    responses((status = 200, body = SourceView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -363,7 +395,9 @@ async fn rotate_key(
 
 /// Partner schools invited to this classroom's live lessons (专递课堂).
 #[utoipa::path(get, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<Uuid>), (status = 403), (status = 404)))]
+    responses((status = 200, body = Vec<Uuid>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_audiences(
     State(state): State<AppState>,
     caller: Caller,
@@ -375,7 +409,11 @@ async fn get_audiences(
 
 #[utoipa::path(put, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
     request_body = Vec<Uuid>,
-    responses((status = 200, body = Vec<Uuid>), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, body = Vec<Uuid>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn set_audiences(
     State(state): State<AppState>,
     caller: Caller,
@@ -398,18 +436,20 @@ async fn set_audiences(
 /// A playback URL for players that cannot send the session cookie (a
 /// portal on another site, a native app, VLC).
 #[utoipa::path(get, path = "/api/classrooms/{id}/playback", params(("id" = Uuid, Path)),
-    responses((status = 200, body = super::playback::PlaybackUrl), (status = 403), (status = 404)))]
+    responses((status = 200, body = super::playback::PlaybackUrl),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn live_playback(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<super::playback::PlaybackUrl>, ApiError> {
     may_see(&state, &caller, id).await?;
-    Ok(Json(super::playback::playback_url(
-        &state,
-        &caller,
-        crate::auth::playback::Scope::Live(id),
-    )))
+    Ok(Json(
+        super::playback::playback_url(&state, &caller, crate::auth::playback::Scope::Live(id))
+            .await?,
+    ))
 }
 
 /// Watching or administering: who may see a classroom at all. Unknown ids

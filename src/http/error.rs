@@ -9,7 +9,6 @@ use std::sync::LazyLock;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::catalog::CatalogError;
 
@@ -52,6 +51,22 @@ tokio::task_local! {
     pub static REQUEST_LANG: Lang;
 }
 
+/// The one error body, as the OpenAPI document describes it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, for programs (`invalid_input`, `playback_token_expired`, …).
+    pub code: String,
+    /// For people, in the caller's language.
+    pub message: String,
+    /// Field name → what is wrong with it, for `invalid_input`.
+    pub fields: BTreeMap<String, String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("not found")]
@@ -81,6 +96,20 @@ pub enum ApiError {
     /// Too many failed sign-ins; try again after this many seconds.
     #[error("too many attempts")]
     TooManyAttempts(u64),
+    /// Every password-hashing slot stayed taken; try again after this many seconds.
+    #[error("server busy")]
+    Busy(u64),
+    /// The database cannot be reached right now.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A service we depend on (the identity platform) failed.
+    #[error("upstream failed: {0}")]
+    Upstream(String),
+    /// A playback token that opens nothing here, and why.
+    #[error("playback token refused: {0}")]
+    PlaybackRefused(#[from] crate::auth::playback::PlaybackError),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -91,6 +120,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound => ApiError::NotFound,
             CatalogError::Invalid(fields) => ApiError::Invalid(fields),
             CatalogError::Conflict(code) => ApiError::Conflict(code),
+            CatalogError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
             CatalogError::Database(e) => ApiError::Internal(e.to_string()),
         }
     }
@@ -100,6 +130,7 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             other => ApiError::BadJson(other.body_text()),
         }
     }
@@ -173,6 +204,39 @@ impl IntoResponse for ApiError {
                 }),
                 BTreeMap::new(),
             ),
+            ApiError::Busy(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!("database unavailable: {detail}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    None,
+                    BTreeMap::new(),
+                )
+            }
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::Upstream(detail) => {
+                tracing::warn!("upstream failed: {detail}");
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_failed",
+                    None,
+                    BTreeMap::new(),
+                )
+            }
+            ApiError::PlaybackRefused(reason) => {
+                (StatusCode::FORBIDDEN, reason.code(), None, BTreeMap::new())
+            }
             ApiError::Internal(detail) => {
                 // Logged in full here, answered briefly: details of the
                 // database are not for the browser.
@@ -189,12 +253,24 @@ impl IntoResponse for ApiError {
         if let Some(detail) = detail {
             message = format!("{message}: {detail}");
         }
-        let mut response = (
-            status,
-            axum::Json(json!({"error": {"code": code, "message": message, "fields": fields}})),
-        )
-            .into_response();
-        if let ApiError::TooManyAttempts(seconds) = self {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+                fields: fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let retry_after = match self {
+            ApiError::TooManyAttempts(seconds) | ApiError::Busy(seconds) => Some(seconds),
+            // A database restart takes seconds.
+            ApiError::Unavailable(_) => Some(2),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());

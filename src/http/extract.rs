@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{Principal, Role, password};
+use crate::auth::{Principal, Role};
 use crate::catalog::accounts::{audit, sessions, tokens, users};
 
 pub const SESSION_COOKIE: &str = "classcast_session";
@@ -113,7 +113,10 @@ impl Caller {
                 user_id: Uuid::nil(),
                 username: "anonymous".into(),
                 school_id: None,
-                roles: vec![(Role::SystemAdmin, None)],
+                roles: vec![crate::auth::RoleGrant {
+                    role: Role::SystemAdmin,
+                    review_level: None,
+                }],
             },
             address,
             session: None,
@@ -241,13 +244,6 @@ pub async fn audit_anonymous(
     if let Err(e) = audit::audit(&state.db, entry).await {
         tracing::error!(action, "cannot write audit entry: {e}");
     }
-}
-
-/// Argon2id takes ~20 ms of CPU: never on the async threads.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 #[cfg(test)]

@@ -5,22 +5,26 @@
 //! so no request can name a path outside the media root.
 //!
 //! Every file needs a signed-in caller allowed to watch, or a playback
-//! token for exactly this classroom or recording (`?token=`, checked
-//! without touching the database). Playlists fetched with a token list
-//! their URIs with the same token, so hls.js and native players follow.
+//! token for exactly this lesson or recording (`?token=`, checked against
+//! its signature and this node's revocation list without touching the
+//! database, so token media plays on through a database outage).
+//! Playlists fetched with a token list their URIs with the same token, so
+//! hls.js and native players follow. Refusals are `ApiError`s like the
+//! API's: a player can tell an expired token from a revoked one.
 
 use axum::Router;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::error::{ApiError, Path, Query};
 use super::extract::{Caller, ClientAddress};
 use crate::auth::playback::Scope;
 use crate::auth::policy;
@@ -60,6 +64,13 @@ pub fn router() -> Router<AppState> {
         .route("/vod/{recording}/{rendition}/{file}", get(vod_file))
 }
 
+/// Paths under the media routes (`/live`, `/vod`): never the UI's page.
+pub fn is_media_path(path: &str) -> bool {
+    ["/live", "/vod"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+}
+
 fn body(
     content_type: &'static str,
     cache: &'static str,
@@ -73,7 +84,7 @@ fn body(
 }
 
 fn not_found() -> Response {
-    StatusCode::NOT_FOUND.into_response()
+    ApiError::NotFound.into_response()
 }
 
 /// What a file name in a rendition directory may be.
@@ -150,42 +161,38 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-/// May this request read `scope`? Answers the refusal when not. A token is
-/// checked first: players carry one and it costs no database query.
+/// May this request read `scope`? A token is checked first: players carry
+/// one and it costs no database query. `live_lesson` is the lesson the
+/// classroom shows now (live scopes).
 async fn authorize(
     state: &AppState,
     scope: Scope,
+    live_lesson: Option<Uuid>,
     token: Option<&str>,
     caller: Option<Caller>,
-) -> Result<(), Response> {
+) -> Result<(), ApiError> {
     if !state.config.auth.enabled {
         return Ok(());
     }
     if let Some(token) = token {
         let now = chrono::Utc::now().timestamp();
-        return match state.playback.verify(scope, token, now) {
-            Ok(_viewer) => Ok(()),
-            Err(e) => Err((StatusCode::FORBIDDEN, e.to_string()).into_response()),
-        };
+        let grant = state.playback.verify(scope, token, now)?;
+        state.revocations.borrow().check(&grant, live_lesson)?;
+        return Ok(());
     }
-    let Some(caller) = caller else {
-        return Err(StatusCode::UNAUTHORIZED.into_response());
-    };
+    let caller = caller.ok_or(ApiError::Unauthorized)?;
+    // Unknown ids are 404 and database trouble 503, as in the API.
     let allowed = match scope {
-        Scope::Live(id) => match crate::catalog::classrooms::facts(&state.db, id).await {
-            Ok(facts) => policy::can_see_classroom(&caller.principal, &facts),
-            Err(_) => return Err(not_found()),
-        },
-        Scope::Recording(id) => match crate::catalog::recordings::facts(&state.db, id).await {
-            Ok(facts) => policy::can_view_recording(&caller.principal, &facts),
-            Err(_) => return Err(not_found()),
-        },
+        Scope::Live(id) => {
+            let facts = crate::catalog::classrooms::facts(&state.db, id).await?;
+            policy::can_see_classroom(&caller.principal, &facts)
+        }
+        Scope::Recording(id) => {
+            let facts = crate::catalog::recordings::facts(&state.db, id).await?;
+            policy::can_view_recording(&caller.principal, &facts)
+        }
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(StatusCode::FORBIDDEN.into_response())
-    }
+    caller.require(allowed)
 }
 
 /// A playlist whose every URI carries `token`, so the player's next
@@ -226,8 +233,14 @@ async fn live_access(
     caller: Option<Caller>,
 ) -> Result<crate::hls::SharedOutput, Response> {
     let id = Uuid::parse_str(classroom).map_err(|_| not_found())?;
-    authorize(state, Scope::Live(id), token, caller).await?;
-    let room = state.live.room(id).ok_or_else(not_found)?;
+    let room = state.live.room(id);
+    let lesson = room
+        .as_ref()
+        .and_then(|room| room.status.borrow().session_id);
+    authorize(state, Scope::Live(id), lesson, token, caller)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let room = room.ok_or_else(not_found)?;
     let output = room.output.borrow().clone();
     Ok(output)
 }
@@ -340,8 +353,8 @@ async fn vod_master(
         return not_found();
     };
     let token = query.token.as_deref();
-    if let Err(refusal) = authorize(&state, Scope::Recording(id), token, caller).await {
-        return refusal;
+    if let Err(refusal) = authorize(&state, Scope::Recording(id), None, token, caller).await {
+        return refusal.into_response();
     }
     let path =
         crate::recording::recording_dir(&state.config.recordings_dir(), id).join("index.m3u8");
@@ -361,8 +374,8 @@ async fn vod_file(
         return not_found();
     }
     let token = query.token.as_deref();
-    if let Err(refusal) = authorize(&state, Scope::Recording(id), token, caller).await {
-        return refusal;
+    if let Err(refusal) = authorize(&state, Scope::Recording(id), None, token, caller).await {
+        return refusal.into_response();
     }
     let path = crate::recording::recording_dir(&state.config.recordings_dir(), id)
         .join(&rendition)

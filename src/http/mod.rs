@@ -11,6 +11,8 @@ pub mod media;
 pub mod playback;
 pub mod recordings;
 pub mod schools;
+pub mod security;
+pub mod serve;
 pub mod sessions;
 pub mod sso;
 pub mod tokens;
@@ -26,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
+use tower::ServiceExt as _;
 use tower_http::services::{ServeDir, ServeFile};
 use utoipa::OpenApi;
 
@@ -42,6 +45,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Signs and checks playback tokens; the same key on every node.
     pub playback: crate::auth::playback::PlaybackKey,
+    /// Playback revocation epochs, kept current by a background task.
+    pub revocations: tokio::sync::watch::Receiver<Arc<crate::auth::playback::Revocations>>,
+    /// Password hashes run here, a few at a time.
+    pub hashing: crate::auth::password::HashingSlots,
 }
 
 #[derive(OpenApi)]
@@ -96,7 +103,7 @@ pub struct AppState {
 pub struct ApiDoc;
 
 pub fn router(state: AppState) -> Router {
-    let web_dir = state.config.http.web_dir.clone();
+    let body_limit = axum::extract::DefaultBodyLimit::max(state.config.http.max_body_bytes);
     let api = Router::new()
         .merge(sessions::router())
         .merge(users::router())
@@ -109,21 +116,41 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))
-        .layer(middleware::from_fn(with_language));
+        .layer(body_limit);
     let media = media::router();
-    let index = ServeFile::new(web_dir.join("index.html"));
     Router::new()
         .merge(api)
         .merge(media)
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
-        .fallback_service(ServeDir::new(&web_dir).fallback(index))
+        .fallback(ui_or_not_found)
         .layer(middleware::from_fn(cors_for_players))
+        .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn(with_language))
         .with_state(state)
 }
 
 async fn api_not_found() -> error::ApiError {
     error::ApiError::NotFound
+}
+
+/// The browser UI's files, and its index page for its own routes; but a
+/// media path that matched no media route is a JSON 404, never the page.
+async fn ui_or_not_found(State(state): State<AppState>, request: Request) -> Response {
+    if media::is_media_path(request.uri().path()) {
+        return error::ApiError::NotFound.into_response();
+    }
+    let web_dir = &state.config.http.web_dir;
+    let index = ServeFile::new(web_dir.join("index.html"));
+    match ServeDir::new(web_dir)
+        .fallback(index)
+        .oneshot(request)
+        .await
+    {
+        Ok(response) => response.into_response(),
+        // ServeDir's errors are I/O errors it already answers itself.
+        Err(e) => error::ApiError::Internal(e.to_string()).into_response(),
+    }
 }
 
 async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
@@ -163,10 +190,19 @@ async fn with_language(request: Request, next: Next) -> Response {
     REQUEST_LANG.scope(lang, next.run(request)).await
 }
 
-/// HLS is fetched by players on other origins (a school portal embedding a lesson).
+/// HLS is fetched by players on other origins (a school portal embedding a
+/// lesson); browsers may ask first (CORS preflight), which is answered here.
 async fn cors_for_players(request: Request, next: Next) -> Response {
-    let is_media =
-        request.uri().path().starts_with("/live/") || request.uri().path().starts_with("/vod/");
+    let is_media = media::is_media_path(request.uri().path());
+    if is_media && request.method() == axum::http::Method::OPTIONS {
+        let headers = [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "range"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ];
+        return (axum::http::StatusCode::NO_CONTENT, headers).into_response();
+    }
     let mut response = next.run(request).await;
     if is_media {
         response.headers_mut().insert(

@@ -1,40 +1,79 @@
 //! Playback URLs: a master playlist URL carrying a signed token, for
-//! players that cannot send the session cookie.
+//! players that cannot send the session cookie. Tokens are short-lived;
+//! players ask again (this same route) before `expires_at`, and at once
+//! when a media request answers `playback_token_*`.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::error::ApiError;
 use super::extract::Caller;
+use crate::auth::playback::{Grant, Scope};
+use crate::catalog::accounts::revocations;
 
 #[derive(Serialize, ToSchema)]
 pub struct PlaybackUrl {
-    /// Master playlist URL carrying a playback token for this viewer.
+    /// Master playlist URL carrying `token`.
     pub url: String,
-    pub expires_at: chrono::DateTime<Utc>,
+    /// The playback token alone, to put on other URLs of the same scope
+    /// (`?token=`). Empty when sign-in is off.
+    pub token: String,
+    /// Refresh before this; the server refuses the token from then on.
+    pub expires_at: DateTime<Utc>,
 }
 
-/// A tokened URL for `scope` (whose access the caller already passed).
-pub fn playback_url(
+/// A tokened URL for `scope`, whose access the caller already passed. A
+/// live token is bound to the lesson live now (none while idle: ask again
+/// once the classroom is live).
+pub async fn playback_url(
     state: &AppState,
     caller: &Caller,
-    scope: crate::auth::playback::Scope,
-) -> PlaybackUrl {
-    use crate::auth::playback::Scope;
-    let ttl = state.config.auth.playback_ttl_seconds.max(1);
+    scope: Scope,
+) -> Result<PlaybackUrl, ApiError> {
+    let ttl = state.config.playback_ttl_seconds();
     let expires_at = Utc::now() + Duration::seconds(ttl);
     let path = match scope {
         Scope::Live(id) => format!("/live/{id}/index.m3u8"),
         Scope::Recording(id) => format!("/vod/{id}/index.m3u8"),
     };
-    let url = if state.config.auth.enabled {
-        let token = state
-            .playback
-            .sign(scope, caller.principal.user_id, expires_at.timestamp());
-        format!("{path}?token={token}")
-    } else {
-        path
+    if !state.config.auth.enabled {
+        return Ok(PlaybackUrl {
+            url: path,
+            token: String::new(),
+            expires_at,
+        });
+    }
+    let viewer = caller.principal.user_id;
+    // Epochs come from the database, not this node's copy: a token issued
+    // here must not predate a revocation this node has not heard of yet.
+    let epochs = revocations::epochs(&state.db, &[viewer, scope.id()]).await?;
+    // The lesson this node shows; else the one another node runs.
+    let lesson = match scope {
+        Scope::Live(id) => {
+            let here = state
+                .live
+                .room(id)
+                .and_then(|room| room.status.borrow().session_id);
+            match here {
+                Some(lesson) => Some(lesson),
+                None => crate::catalog::classrooms::open_lesson(&state.db, id).await?,
+            }
+        }
+        Scope::Recording(_) => None,
     };
-    PlaybackUrl { url, expires_at }
+    let token = state.playback.sign(&Grant {
+        scope,
+        lesson,
+        viewer,
+        viewer_epoch: epochs[0],
+        scope_epoch: epochs[1],
+        expires: expires_at.timestamp(),
+    });
+    Ok(PlaybackUrl {
+        url: format!("{path}?token={token}"),
+        token,
+        expires_at,
+    })
 }

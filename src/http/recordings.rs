@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json, Path, Query};
+use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::lessons::{self, LiveSession};
@@ -84,7 +84,9 @@ pub struct RecordingView {
 }
 
 #[utoipa::path(get, path = "/api/recordings", params(RecordingQuery),
-    responses((status = 200, body = Vec<RecordingListItem>)))]
+    responses((status = 200, body = Vec<RecordingListItem>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn list_recordings(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,7 +115,9 @@ async fn list_recordings(
 }
 
 #[utoipa::path(get, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
-    responses((status = 200, body = RecordingView), (status = 404)))]
+    responses((status = 200, body = RecordingView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_recording(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,7 +144,11 @@ pub struct RecordingUpdate {
 /// Renames a recording; its teacher and the school's admins may.
 #[utoipa::path(patch, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
     request_body = RecordingUpdate,
-    responses((status = 200, body = RecordingListItem), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 200, body = RecordingListItem), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn update_recording(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,7 +176,10 @@ async fn update_recording(
 
 /// Deletes a finished recording and its files.
 #[utoipa::path(delete, path = "/api/recordings/{id}", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404), (status = 409)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn delete_recording(
     State(state): State<AppState>,
     caller: Caller,
@@ -197,7 +208,9 @@ async fn delete_recording(
 }
 
 #[utoipa::path(get, path = "/api/sessions", params(ListQuery),
-    responses((status = 200, body = Vec<LiveSession>)))]
+    responses((status = 200, body = Vec<LiveSession>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn list_sessions(
     State(state): State<AppState>,
     caller: Caller,
@@ -216,7 +229,10 @@ async fn list_sessions(
 }
 
 #[utoipa::path(get, path = "/api/recordings/{id}/playback", params(("id" = Uuid, Path)),
-    responses((status = 200, body = super::playback::PlaybackUrl), (status = 403), (status = 404)))]
+    responses((status = 200, body = super::playback::PlaybackUrl),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn recording_playback(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,11 +240,10 @@ async fn recording_playback(
 ) -> Result<Json<super::playback::PlaybackUrl>, ApiError> {
     let facts = recordings::facts(&state.db, id).await?;
     caller.require(policy::can_view_recording(&caller.principal, &facts))?;
-    Ok(Json(super::playback::playback_url(
-        &state,
-        &caller,
-        crate::auth::playback::Scope::Recording(id),
-    )))
+    Ok(Json(
+        super::playback::playback_url(&state, &caller, crate::auth::playback::Scope::Recording(id))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -242,7 +257,11 @@ pub struct Share {
 /// Shares a recording; its teacher and the school's admins may.
 #[utoipa::path(post, path = "/api/recordings/{id}/shares", params(("id" = Uuid, Path)),
     request_body = Share,
-    responses((status = 204), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn share_recording(
     State(state): State<AppState>,
     caller: Caller,

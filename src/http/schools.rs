@@ -9,7 +9,7 @@ use axum::routing::{get, patch};
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, ErrorBody, Json, Path};
 use super::extract::Caller;
 use crate::auth::policy;
 use crate::catalog::schools::{self, NewSchool, School, SchoolUpdate};
@@ -23,7 +23,9 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[utoipa::path(get, path = "/api/schools", responses((status = 200, body = Vec<School>)))]
+#[utoipa::path(get, path = "/api/schools", responses((status = 200, body = Vec<School>),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
 pub async fn list_schools(
     State(state): State<AppState>,
     _caller: Caller,
@@ -32,7 +34,11 @@ pub async fn list_schools(
 }
 
 #[utoipa::path(post, path = "/api/schools", request_body = NewSchool,
-    responses((status = 201, body = School), (status = 409), (status = 422)))]
+    responses((status = 201, body = School), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn create_school(
     State(state): State<AppState>,
     caller: Caller,
@@ -53,7 +59,11 @@ pub async fn create_school(
 
 #[utoipa::path(patch, path = "/api/schools/{id}", params(("id" = Uuid, Path)),
     request_body = SchoolUpdate,
-    responses((status = 200, body = School), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = School), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn update_school(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,7 +89,10 @@ pub async fn update_school(
 
 /// Deletes a school with no classrooms, people or campuses (409 `school_in_use` otherwise).
 #[utoipa::path(delete, path = "/api/schools/{id}", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404), (status = 409)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn delete_school(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,13 +14,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json};
+use super::error::{ApiError, ErrorBody, Json};
 use super::extract::{
     Caller, ClientAddress, SESSION_COOKIE, audit_anonymous, random_secret, sha256,
 };
-use crate::auth::{Principal, password};
+use crate::auth::Principal;
+use crate::auth::password::{self, HashError};
+use crate::catalog::Validation;
 use crate::catalog::accounts::sessions::{self, NewSession};
-use crate::catalog::accounts::{sign_in_failures, users};
+use crate::catalog::accounts::sign_in_failures::{self, Limit, Reserved};
+use crate::catalog::accounts::users;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(
@@ -44,7 +47,8 @@ pub struct SessionView {
 
 /// Who is signed in, and the CSRF token for writes.
 #[utoipa::path(get, path = "/api/session", tag = "accounts",
-    responses((status = 200, body = SessionView), (status = 401)))]
+    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn current_session(caller: Caller) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(SessionView {
         csrf_token: caller.session.map(|(_, csrf)| csrf).unwrap_or_default(),
@@ -52,66 +56,116 @@ pub async fn current_session(caller: Caller) -> Result<Json<SessionView>, ApiErr
     }))
 }
 
-/// Refuses when an account or an address has failed too often lately.
-async fn check_rate(state: &AppState, keys: &[(String, i64)]) -> Result<(), ApiError> {
-    let window = Duration::minutes(state.config.auth.failure_window_minutes.max(1));
-    for (key, limit) in keys {
-        let (count, oldest) =
-            sign_in_failures::failures_since(&state.db, key, Utc::now() - window).await?;
-        if count >= *limit {
-            let retry = oldest.map_or(window, |t| t + window - Utc::now());
-            return Err(ApiError::TooManyAttempts(retry.num_seconds().max(1) as u64));
-        }
+/// The limits one password check counts against: the account (by its
+/// normalised name) and the client's address.
+pub fn limits(state: &AppState, username: &str, address: Option<IpAddr>) -> Vec<Limit> {
+    let auth = &state.config.auth;
+    let mut limits = vec![Limit {
+        key: format!("user:{}", users::normalise_username(username)),
+        max: auth.max_failures_per_account,
+    }];
+    if let Some(address) = address {
+        limits.push(Limit {
+            key: format!("addr:{address}"),
+            max: auth.max_failures_per_address,
+        });
     }
-    Ok(())
+    limits
+}
+
+/// Checks a password for an account under the failure limits, atomically:
+/// the attempt holds its place before the (slow, bounded) hash, so parallel
+/// guesses cannot all slip under a limit. `stored` is None for an unknown
+/// account (the decoy is hashed instead). Ok(true) only for a match.
+pub async fn checked_password(
+    state: &AppState,
+    limits: &[Limit],
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
+    let window = Duration::minutes(state.config.auth.failure_window_minutes.max(1));
+    let reservation =
+        match sign_in_failures::reserve(&state.db, limits, Utc::now() - window).await? {
+            Reserved::Go(reservation) => reservation,
+            Reserved::Refused { oldest } => {
+                let retry = oldest.map_or(window, |t| t + window - Utc::now());
+                return Err(ApiError::TooManyAttempts(retry.num_seconds().max(1) as u64));
+            }
+        };
+    let matches = match state.hashing.verify(password, stored).await {
+        Ok(matches) => matches,
+        Err(e) => {
+            // Never judged: the attempt counts against nobody.
+            sign_in_failures::release(&state.db, reservation).await?;
+            return Err(hash_error(e));
+        }
+    };
+    if matches {
+        let account = limits.first().map(|l| l.key.as_str());
+        sign_in_failures::succeed(&state.db, reservation, account).await?;
+    }
+    // A failure keeps its reserved rows: they are the failure's record.
+    Ok(matches)
+}
+
+pub fn hash_error(error: HashError) -> ApiError {
+    match error {
+        HashError::Busy => ApiError::Busy(1),
+        HashError::Failed => ApiError::Internal(error.to_string()),
+    }
 }
 
 /// Signs in with a username and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/session", tag = "accounts", request_body = SignIn,
-    responses((status = 200, body = SessionView), (status = 401), (status = 429)))]
+    responses((status = 200, body = SessionView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
-    let user_key = format!("user:{}", body.username.trim().to_lowercase());
-    let address_key = address.map(|a| format!("addr:{a}"));
-    let auth = &state.config.auth;
-    let mut keys = vec![(user_key.clone(), auth.max_failures_per_account)];
-    if let Some(key) = &address_key {
-        keys.push((key.clone(), auth.max_failures_per_address));
+    let username = users::normalise_username(&body.username);
+    // No account can have an invalid name or an over-long password: no
+    // lookup (a NUL cannot even be sent to PostgreSQL), and no hash spent.
+    let mut v = Validation::default();
+    v.check(
+        users::valid_username(&username),
+        "username",
+        "invalid_username",
+    );
+    v.check(
+        body.password.len() <= password::MAX_LENGTH,
+        "password",
+        "too_long",
+    );
+    if let Err(e) = v.finish() {
+        audit_failed(&state, address, &body.username, "invalid_input").await;
+        return Err(e.into());
     }
-    check_rate(&state, &keys).await?;
-
-    let credentials = users::credentials(&state.db, &body.username).await?;
-    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let attempt = body.password.clone();
-    // The decoy's first use hashes too: all of it off the async threads.
-    let matches = tokio::task::spawn_blocking(move || {
-        password::verify(
-            &attempt,
-            stored.as_deref().unwrap_or_else(|| password::decoy()),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let limits = limits(&state, &username, address);
+    let credentials = users::credentials(&state.db, &username).await?;
+    let stored = credentials
+        .as_ref()
+        .filter(|c| !c.disabled)
+        .and_then(|c| c.password_hash.clone());
+    let matches = match checked_password(&state, &limits, body.password, stored).await {
+        Ok(matches) => matches,
+        Err(e @ ApiError::TooManyAttempts(_)) => {
+            audit_failed(&state, address, &body.username, "too_many_attempts").await;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let user = match credentials {
-        Some(c) if matches && c.password_hash.is_some() && !c.disabled => c.id,
+        Some(c) if matches => c.id,
         _ => {
-            let failed: Vec<String> = keys.into_iter().map(|(k, _)| k).collect();
-            sign_in_failures::record_failure(&state.db, &failed).await?;
-            audit_anonymous(
-                &state,
-                address,
-                "sign_in_failed",
-                serde_json::json!({"username": body.username}),
-            )
-            .await;
+            audit_failed(&state, address, &body.username, "bad_credentials").await;
             return Err(ApiError::BadCredentials);
         }
     };
-    sign_in_failures::clear_failures(&state.db, &user_key).await?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
@@ -119,6 +173,23 @@ pub async fn sign_in(
     let mut response = Json(view).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// A failed sign-in in the audit log, with the name as tried (made
+/// storable: no control characters, at most 200 characters).
+async fn audit_failed(state: &AppState, address: Option<IpAddr>, tried: &str, reason: &str) {
+    let tried: String = tried
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .take(200)
+        .collect();
+    audit_anonymous(
+        state,
+        address,
+        "sign_in_failed",
+        serde_json::json!({"username": tried, "reason": reason}),
+    )
+    .await;
 }
 
 /// Starts a browser session for `user`: the row, the audit entry, and the
@@ -185,7 +256,9 @@ fn session_cookie(state: &AppState, value: &str, max_age: u64) -> Result<HeaderV
 }
 
 /// Signs out: the session ends on the server, not only in the browser.
-#[utoipa::path(delete, path = "/api/session", tag = "accounts", responses((status = 204)))]
+#[utoipa::path(delete, path = "/api/session", tag = "accounts", responses((status = 204),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
 pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Some((hash, _)) = &caller.session {
         sessions::delete_session(&state.db, hash).await?;

@@ -85,7 +85,8 @@ async fn client(
         .map_err(|e| ApiError::Internal(format!("sso issuer: {e}")))?;
     let metadata = CoreProviderMetadata::discover_async(issuer, http)
         .await
-        .map_err(|e| ApiError::Internal(format!("sso discovery: {e}")))?;
+        // The platform is down or answers nonsense: not our fault, a 502.
+        .map_err(|e| ApiError::Upstream(format!("sso discovery: {e}")))?;
     let redirect = RedirectUrl::new(config.redirect_url.clone())
         .map_err(|e| ApiError::Internal(format!("sso redirect_url: {e}")))?;
     Ok(CoreClient::from_provider_metadata(
@@ -104,7 +105,9 @@ pub struct LoginQuery {
 
 /// Sends the browser to the identity platform.
 #[utoipa::path(get, path = "/api/sso/login", tag = "accounts",
-    params(("next" = Option<String>, Query)), responses((status = 303), (status = 404)))]
+    params(("next" = Option<String>, Query)), responses((status = 303),
+        (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 502, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn sso_login(
     State(state): State<AppState>,
     Query(query): Query<LoginQuery>,
@@ -124,7 +127,7 @@ pub async fn sso_login(
     // Only routes of this UI: never an open redirect to another site.
     let next = query
         .next
-        .filter(|n| n.starts_with("#/"))
+        .filter(|n| n.starts_with("#/") && crate::catalog::valid_text(n, 2000))
         .map_or_else(|| "/#/".to_string(), |n| format!("/{n}"));
     accounts::start_sso_login(
         &state.db,
@@ -160,7 +163,7 @@ pub struct CallbackQuery {
 /// Where the identity platform returns the browser. Any failure lands on
 /// the sign-in page with a code the UI explains; the detail is logged.
 #[utoipa::path(get, path = "/api/sso/callback", tag = "accounts",
-    responses((status = 303)))]
+    responses((status = 303), (status = 400, body = super::error::ErrorBody)))]
 pub async fn sso_callback(
     State(state): State<AppState>,
     super::extract::ClientAddress(address): super::extract::ClientAddress,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, ErrorBody, Json, Path};
 use super::extract::{Caller, random_secret, sha256};
 use crate::auth::policy;
 use crate::catalog::accounts::tokens::{self, ApiToken};
@@ -40,7 +40,9 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
-#[utoipa::path(get, path = "/api/tokens", tag = "accounts", responses((status = 200, body = [ApiToken])))]
+#[utoipa::path(get, path = "/api/tokens", tag = "accounts", responses(
+    (status = 200, body = [ApiToken]), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,7 +53,10 @@ pub async fn list_tokens(
 }
 
 #[utoipa::path(post, path = "/api/tokens", tag = "accounts", request_body = NewToken,
-    responses((status = 201, body = CreatedToken)))]
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -87,7 +92,9 @@ pub async fn create_token(
 }
 
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "accounts",
-    responses((status = 204), (status = 403), (status = 404)))]
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,

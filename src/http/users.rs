@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Json, Path, Query};
-use super::extract::{Caller, hash_password, same_secret};
-use crate::auth::{Role, RoleGrant, password, policy};
+use super::error::{ApiError, ErrorBody, Json, Path, Query};
+use super::extract::{Caller, same_secret};
+use super::sessions::{checked_password, hash_error, limits};
+use crate::auth::{Role, RoleGrant, policy};
 use crate::catalog::accounts::secrets;
 use crate::catalog::accounts::users::{self, NewUser, User};
 
@@ -42,7 +43,10 @@ pub struct Setup {
 /// Creates the first system admin with the one-time setup code. Refused as
 /// soon as any user exists, so no default password ever does.
 #[utoipa::path(post, path = "/api/setup", tag = "accounts", request_body = Setup,
-    responses((status = 201, body = User), (status = 403)))]
+    responses((status = 201, body = User), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn setup_first_admin(
     State(state): State<AppState>,
     Json(body): Json<Setup>,
@@ -81,7 +85,7 @@ async fn create_account(state: &AppState, user: NewUser) -> Result<User, ApiErro
     // Refuse bad input before spending a hash on it (create checks again).
     users::validate_new(&user)?;
     let hash = match user.password.clone() {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(state.hashing.hash(p).await.map_err(hash_error)?),
         None => None,
     };
     Ok(users::create(&state.db, &user, hash).await?)
@@ -94,7 +98,9 @@ pub struct UserQuery {
 
 /// Users an admin manages: all for system admins, their school's for school admins.
 #[utoipa::path(get, path = "/api/users", tag = "accounts", params(("school_id" = Option<Uuid>, Query)),
-    responses((status = 200, body = [User]), (status = 403)))]
+    responses((status = 200, body = [User]), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,15 +110,21 @@ pub async fn list_users(
     let school = if who.has(Role::SystemAdmin) {
         query.school_id
     } else if who.has(Role::SchoolAdmin) {
-        who.school_id
+        // A school admin without a school administers nobody (None here
+        // would mean every school).
+        Some(who.school_id.ok_or(ApiError::Forbidden)?)
     } else {
         return Err(ApiError::Forbidden);
     };
     Ok(Json(users::list(&state.db, school).await?))
 }
 
-#[utoipa::path(post, path = "/api/users", tag = "accounts", request_body = Object,
-    responses((status = 201, body = User), (status = 403), (status = 422)))]
+#[utoipa::path(post, path = "/api/users", tag = "accounts", request_body = NewUser,
+    responses((status = 201, body = User), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -137,17 +149,25 @@ pub async fn create_user(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     pub roles: Option<Vec<RoleGrant>>,
     pub disabled: Option<bool>,
     pub password: Option<String>,
     /// Required when users change their own password: a session left open
     /// on a classroom computer must not be enough to take the account.
+    /// Checked under the same failure limits as sign-in.
     pub current_password: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/api/users/{id}", tag = "accounts", request_body = Object,
-    responses((status = 200, body = User), (status = 403), (status = 404)))]
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "accounts", request_body = UserUpdate,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,32 +177,29 @@ pub async fn update_user(
     let user = users::get(&state.db, id).await?;
     let administers =
         policy::can_manage_user(&caller.principal, user.school_id, &user.role_kinds());
-    let self_service =
-        id == caller.principal.user_id && body.roles.is_none() && body.disabled.is_none();
+    let own = id == caller.principal.user_id;
+    let self_service = own && body.roles.is_none() && body.disabled.is_none();
     caller.require(self_service || administers)?;
+    if own && body.disabled == Some(true) {
+        // Nobody locks themselves out by a slip of the mouse.
+        return Err(ApiError::Conflict("cannot_disable_self"));
+    }
     // Everything is checked before anything is written.
     let new_hash = match &body.password {
         Some(new_password) => {
             let mut v = crate::catalog::Validation::default();
             users::validate_password(new_password, &mut v);
             v.finish()?;
-            if id == caller.principal.user_id {
-                // Your own password, admins included: prove you know the
-                // current one. An account without one (single sign-on)
-                // gets none this way; an admin can set one.
-                let stored = users::credentials(&state.db, &user.username)
-                    .await?
-                    .and_then(|c| c.password_hash)
-                    .ok_or(ApiError::Forbidden)?;
-                let given = body.current_password.clone().unwrap_or_default();
-                let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                if !ok {
-                    return Err(ApiError::BadCredentials);
-                }
+            if own {
+                own_password_proven(&state, &caller, &user, body.current_password.clone()).await?;
             }
-            Some(hash_password(new_password.clone()).await?)
+            Some(
+                state
+                    .hashing
+                    .hash(new_password.clone())
+                    .await
+                    .map_err(hash_error)?,
+            )
         }
         None => None,
     };
@@ -190,14 +207,14 @@ pub async fn update_user(
         let mut v = crate::catalog::Validation::default();
         users::validate_roles(roles, &mut v);
         v.finish()?;
-    }
-    if let Some(roles) = &body.roles {
         let wanted = users::role_kinds(roles);
         caller.require(policy::can_manage_user(
             &caller.principal,
             user.school_id,
             &wanted,
         ))?;
+    }
+    if let Some(roles) = &body.roles {
         users::set_roles(&state.db, id, roles).await?;
         caller
             .audit(
@@ -230,15 +247,51 @@ pub async fn update_user(
                 &state,
                 "password_changed",
                 Some(("user", id.to_string())),
-                serde_json::json!({}),
+                serde_json::json!({"by_admin": !own}),
             )
             .await;
     }
     Ok(Json(users::get(&state.db, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/users/{id}", tag = "accounts",
-    responses((status = 204), (status = 403), (status = 404)))]
+/// Your own password, admins included: prove you know the current one,
+/// under the sign-in limits (a session left open must not become an
+/// unlimited guessing oracle). An account without one (single sign-on)
+/// gets none this way; an admin can set one.
+async fn own_password_proven(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    given: Option<String>,
+) -> Result<(), ApiError> {
+    let stored = users::credentials(&state.db, &user.username)
+        .await?
+        .and_then(|c| c.password_hash)
+        .ok_or(ApiError::Forbidden)?;
+    let given = given.unwrap_or_default();
+    if given.len() > crate::auth::password::MAX_LENGTH {
+        return Err(ApiError::BadCredentials);
+    }
+    let limits = limits(state, &user.username, caller.address);
+    if checked_password(state, &limits, given, Some(stored)).await? {
+        return Ok(());
+    }
+    caller
+        .audit(
+            state,
+            "password_check_failed",
+            Some(("user", user.id.to_string())),
+            serde_json::json!({"username": user.username}),
+        )
+        .await;
+    Err(ApiError::BadCredentials)
+}
+
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -251,6 +304,9 @@ pub async fn delete_user(
         user.school_id,
         &roles,
     ))?;
+    if id == caller.principal.user_id {
+        return Err(ApiError::Conflict("cannot_delete_self"));
+    }
     users::delete(&state.db, id).await?;
     caller
         .audit(

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod accounts;
+pub mod openapi;
 pub mod rtsp_camera;
 pub mod slow_disk;
 pub mod throwaway_postgres;
@@ -208,6 +210,11 @@ impl TestServer {
 
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server process's id, to read its memory from /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -4,6 +4,7 @@
 //! the SHA-256 of what the client holds.
 
 pub mod audit;
+pub mod revocations;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in_failures;

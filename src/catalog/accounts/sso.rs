@@ -3,7 +3,8 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::users::{set_roles, valid_username};
+use super::revocations::{self, Subject};
+use super::users::{normalise_username, set_roles, valid_username};
 use crate::auth::sso::SsoIdentity;
 use crate::catalog::{CatalogError, Validation};
 
@@ -15,32 +16,42 @@ pub async fn sso_user(
     who: &SsoIdentity,
     school_id: Option<Uuid>,
 ) -> Result<Option<Uuid>, CatalogError> {
-    let existing: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, disabled FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2",
+    let existing: Option<(Uuid, bool, Option<Uuid>)> = sqlx::query_as(
+        "SELECT id, disabled, school_id FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2",
     )
     .bind(&who.issuer)
     .bind(&who.subject)
     .fetch_optional(db)
     .await?;
+    // The platform's display name is shown in lists: kept printable and short.
+    let display_name: String = who
+        .display_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(crate::catalog::MAX_NAME_CHARS)
+        .collect();
+    let username = normalise_username(&who.username);
     let id = match existing {
-        Some((_, true)) => return Ok(None),
-        Some((id, false)) => {
+        Some((_, true, _)) => return Ok(None),
+        Some((id, false, school_before)) => {
+            let mut tx = db.begin().await?;
             sqlx::query("UPDATE users SET school_id = $2, display_name = $3 WHERE id = $1")
                 .bind(id)
                 .bind(school_id)
-                .bind(&who.display_name)
-                .execute(db)
+                .bind(&display_name)
+                .execute(&mut *tx)
                 .await?;
+            if school_before != school_id {
+                // Moved school: what the old one showed them ends now.
+                revocations::revoke(&mut tx, Subject::User(id)).await?;
+            }
+            tx.commit().await?;
             id
         }
         None => {
             let id = Uuid::new_v4();
             let mut v = Validation::default();
-            v.check(
-                valid_username(&who.username),
-                "username",
-                "invalid_username",
-            );
+            v.check(valid_username(&username), "username", "invalid_username");
             v.finish()?;
             sqlx::query(
                 "INSERT INTO users (id, school_id, username, display_name, oidc_issuer, oidc_subject)
@@ -48,8 +59,8 @@ pub async fn sso_user(
             )
             .bind(id)
             .bind(school_id)
-            .bind(&who.username)
-            .bind(&who.display_name)
+            .bind(&username)
+            .bind(&display_name)
             .bind(&who.issuer)
             .bind(&who.subject)
             .execute(db)

@@ -30,11 +30,7 @@ pub async fn create_token(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<ApiToken, CatalogError> {
     let mut v = Validation::default();
-    v.check(
-        crate::catalog::valid_name(name) && name.chars().count() <= 100,
-        "name",
-        "invalid_name",
-    );
+    v.name(name, 100, "name");
     v.finish()?;
     Ok(sqlx::query_as(
         "INSERT INTO api_tokens (id, user_id, name, prefix, token_hash, expires_at)

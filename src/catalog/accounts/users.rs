@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role, RoleGrant};
+use crate::catalog::accounts::revocations::{self, Subject};
 use crate::catalog::{CatalogError, Validation};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -32,6 +33,21 @@ pub struct NewUser {
     pub display_name: String,
     pub password: Option<String>,
     pub roles: Vec<RoleGrant>,
+}
+
+/// The one form a username is stored, looked up and rate-limited in:
+/// compatibility-normalised (NFKC: full-width `ｚｈａｎｇ` is `zhang`), then
+/// case-folded by Unicode's default full folding, then NFKC again (folding
+/// can undo normalisation). Sign-in, the lock keys and the unique index all
+/// see this form, so no spelling reaches an account while missing its lock.
+/// `İ` folds to `i` + a combining dot, which no valid username contains:
+/// it names no account, never someone else's.
+pub fn normalise_username(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let compatible: String = name.trim().nfkc().collect();
+    caseless::default_case_fold_str(&compatible)
+        .nfkc()
+        .collect()
 }
 
 /// Usernames: letters (any script), digits and `._-@`, as school ID systems use.
@@ -85,10 +101,10 @@ pub fn validate_new(user: &NewUser) -> Result<(), CatalogError> {
         "username",
         "invalid_username",
     );
-    v.check(
-        user.display_name.chars().count() <= 200,
+    v.text(
+        Some(&user.display_name),
+        crate::catalog::MAX_NAME_CHARS,
         "display_name",
-        "too_long",
     );
     if let Some(password) = &user.password {
         validate_password(password, &mut v);
@@ -157,7 +173,7 @@ pub async fn create(
     )
     .bind(id)
     .bind(user.school_id)
-    .bind(user.username.trim())
+    .bind(normalise_username(&user.username))
     .bind(user.display_name.trim())
     .bind(password_hash)
     .execute(&mut *tx)
@@ -179,7 +195,7 @@ pub async fn get(db: &PgPool, id: Uuid) -> Result<User, CatalogError> {
 pub async fn list(db: &PgPool, school: Option<Uuid>) -> Result<Vec<User>, CatalogError> {
     let rows: Vec<UserRow> = sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE ($1::uuid IS NULL OR school_id = $1)
-         ORDER BY lower(username)"
+         ORDER BY username"
     ))
     .bind(school)
     .fetch_all(db)
@@ -197,18 +213,81 @@ pub async fn count(db: &PgPool) -> Result<i64, CatalogError> {
         .await?)
 }
 
-/// Replaces a user's roles.
+/// Replaces a user's roles. A change ends the user's playback tokens (a
+/// demoted teacher keeps no access the old roles gave); the group keeps at
+/// least one active system admin; anyone below system admin has a school.
 pub async fn set_roles(db: &PgPool, id: Uuid, roles: &[RoleGrant]) -> Result<(), CatalogError> {
     let mut v = Validation::default();
     validate_roles(roles, &mut v);
     v.finish()?;
     let mut tx = db.begin().await?;
+    let school: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT school_id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let school = school.ok_or(CatalogError::NotFound)?;
+    let mut v = Validation::default();
+    // A school admin without a school would administer nothing, or, as
+    // once happened, list every school's users.
+    v.check(
+        school.is_some() || !roles.iter().any(|g| g.role == Role::SchoolAdmin),
+        "roles",
+        "school_required",
+    );
+    v.finish()?;
+    let before: Vec<RoleGrant> = sqlx::query_as(
+        "SELECT role, review_level FROM user_roles WHERE user_id = $1 ORDER BY role, review_level",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !roles.iter().any(|g| g.role == Role::SystemAdmin) {
+        keep_a_system_admin(&mut tx, id).await?;
+    }
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     insert_roles(&mut tx, id, roles).await?;
+    let mut after = roles.to_vec();
+    after.sort_by_key(|g| (g.role as u8, g.review_level.map(|l| l as u8)));
+    after.dedup();
+    let mut before_sorted = before;
+    before_sorted.sort_by_key(|g| (g.role as u8, g.review_level.map(|l| l as u8)));
+    if before_sorted != after {
+        revocations::revoke(&mut tx, Subject::User(id)).await?;
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Refuses (409 `last_system_admin`) when `leaving` is the only active
+/// system admin: without one nobody can administer the group, and the
+/// setup code no longer works once any user exists. One advisory lock
+/// serialises every such change, so two admins demoting each other at
+/// once cannot both pass.
+async fn keep_a_system_admin(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    leaving: Uuid,
+) -> Result<(), CatalogError> {
+    const LOCK: i64 = 0x636c_6173_7361_646d; // "classadm"
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOCK)
+        .execute(&mut **tx)
+        .await?;
+    let (is_admin, others): (bool, i64) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM user_roles r JOIN users u ON u.id = r.user_id
+                        WHERE r.user_id = $1 AND r.role = 'system_admin' AND NOT u.disabled),
+                (SELECT count(DISTINCT u.id) FROM users u JOIN user_roles r ON r.user_id = u.id
+                 WHERE u.id <> $1 AND r.role = 'system_admin' AND NOT u.disabled)",
+    )
+    .bind(leaving)
+    .fetch_one(&mut **tx)
+    .await?;
+    if is_admin && others == 0 {
+        return Err(CatalogError::Conflict("last_system_admin"));
+    }
     Ok(())
 }
 
@@ -231,9 +310,13 @@ async fn insert_roles(
     Ok(())
 }
 
-/// Disabling a user also ends their sessions and revokes their tokens.
+/// Disabling a user also ends their sessions and revokes their API and
+/// playback tokens.
 pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> Result<(), CatalogError> {
     let mut tx = db.begin().await?;
+    if disabled {
+        keep_a_system_admin(&mut tx, id).await?;
+    }
     let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
         .bind(id)
         .bind(disabled)
@@ -253,19 +336,26 @@ pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> Result<(), C
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        revocations::revoke(&mut tx, Subject::User(id)).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
+/// Deletes a user; their playback tokens stop working on every node.
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
+    let mut tx = db.begin().await?;
+    keep_a_system_admin(&mut tx, id).await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(db)
-        .await?;
+        .execute(&mut *tx)
+        .await
+        .map_err(crate::catalog::refused_delete)?;
     if done.rows_affected() == 0 {
         return Err(CatalogError::NotFound);
     }
+    revocations::revoke(&mut tx, Subject::User(id)).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -276,13 +366,13 @@ pub struct Credentials {
     pub disabled: bool,
 }
 
+/// `username` in its normalised form (`normalise_username`).
 pub async fn credentials(db: &PgPool, username: &str) -> Result<Option<Credentials>, CatalogError> {
-    let row: Option<(Uuid, Option<String>, bool)> = sqlx::query_as(
-        "SELECT id, password_hash, disabled FROM users WHERE lower(username) = lower($1)",
-    )
-    .bind(username.trim())
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(Uuid, Option<String>, bool)> =
+        sqlx::query_as("SELECT id, password_hash, disabled FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(id, password_hash, disabled)| Credentials {
         id,
         password_hash,
@@ -297,13 +387,51 @@ pub async fn set_password(db: &PgPool, id: Uuid, hash: &str) -> Result<(), Catal
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-    // A new password ends every session opened with the old one.
+    // A new password ends every session opened with the old one, every API
+    // token and every playback token: whoever knew the old one keeps nothing.
     sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    revocations::revoke(&mut tx, Subject::User(id)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Brings stored usernames to their normalised form (rows written before
+/// normalisation, or by an older node). Run at start; cheap when nothing
+/// is left to do. A row whose normalised form is taken stays as it was,
+/// with a warning: an admin must rename one of the two.
+pub async fn normalise_stored_usernames(db: &PgPool) -> Result<u64, CatalogError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, username FROM users")
+        .fetch_all(db)
+        .await?;
+    let mut changed = 0;
+    for (id, username) in rows {
+        let normal = normalise_username(&username);
+        if normal == username {
+            continue;
+        }
+        match sqlx::query("UPDATE users SET username = $2 WHERE id = $1")
+            .bind(id)
+            .bind(&normal)
+            .execute(db)
+            .await
+        {
+            Ok(_) => changed += 1,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tracing::warn!(user = %id, %username, "cannot normalise username: {normal} is taken");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(changed)
 }
 
 /// The principal for an enabled user.
@@ -316,11 +444,7 @@ pub async fn principal(db: &PgPool, id: Uuid) -> Result<Option<Principal>, Catal
     let Some((username, school_id)) = row else {
         return Ok(None);
     };
-    let roles = roles_of(db, id)
-        .await?
-        .into_iter()
-        .map(|g| (g.role, g.review_level))
-        .collect();
+    let roles = roles_of(db, id).await?;
     Ok(Some(Principal {
         user_id: id,
         username,
