@@ -403,12 +403,37 @@ mod tests {
             &serde_json::to_value(&defaults).unwrap(),
             &mut in_defaults,
         );
+        // A key unset by default (null) cannot be written in TOML: the
+        // example shows it commented out, `# key = example`, in its section.
+        let (unset, mut in_defaults): (Vec<String>, Vec<String>) = in_defaults
+            .into_iter()
+            .partition(|k| defaults_json_is_null(&defaults, k));
+        for key in unset {
+            let (section, leaf) = key.split_once('.').expect("keys have a section");
+            let shown = text.split(&format!("[{section}]")).nth(1).is_some_and(|s| {
+                s.split("\n[")
+                    .next()
+                    .unwrap_or("")
+                    .contains(&format!("# {leaf} = "))
+            });
+            assert!(
+                shown,
+                "classcast.example.toml must show unset key {key} as '# {leaf} = ...'"
+            );
+        }
         in_file.sort();
         in_defaults.sort();
         assert_eq!(
             in_file, in_defaults,
             "classcast.example.toml must list exactly the keys of Config"
         );
+    }
+
+    fn defaults_json_is_null(defaults: &Config, key: &str) -> bool {
+        let value = serde_json::to_value(defaults).unwrap();
+        key.split('.')
+            .try_fold(&value, |v, k| v.get(k))
+            .is_some_and(|v| v.is_null())
     }
 
     /// Dotted key paths of a serialized config; maps whose keys are data
