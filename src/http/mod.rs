@@ -4,6 +4,7 @@
 //! single auth layer can wrap each later.
 
 pub mod audit;
+mod body_limit;
 pub mod classrooms;
 pub mod error;
 pub mod extract;
@@ -116,7 +117,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))
-        .layer(body_limit);
+        .layer(body_limit)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            body_limit::limit,
+        ));
     let media = media::router();
     Router::new()
         .merge(api)
