@@ -31,6 +31,8 @@ pub struct Lesson {
     pub id: Uuid,
     pub recording_id: Option<Uuid>,
     pub started_at: DateTime<Utc>,
+    /// When its row was closed, if that happened before its outputs finished.
+    row_closed: Option<DateTime<Utc>>,
     outputs: Vec<Box<dyn LessonOutput>>,
     renditions: HashMap<String, RenditionState>,
 }
@@ -112,6 +114,7 @@ impl Lesson {
             id,
             recording_id,
             started_at,
+            row_closed: None,
             outputs,
             renditions: HashMap::new(),
         }
@@ -121,7 +124,7 @@ impl Lesson {
     /// they have written everything) and its row is closed.
     pub fn close(mut self, reason: EndReason, ledger: &Ledger) -> Vec<oneshot::Receiver<()>> {
         let end = LessonEnd {
-            ended_at: Utc::now(),
+            ended_at: self.row_closed.unwrap_or_else(Utc::now),
             reason: reason.as_str(),
             trim_slate: reason == EndReason::SourceStopped,
         };
@@ -130,11 +133,13 @@ impl Lesson {
             .iter_mut()
             .filter_map(|o| o.end(&end))
             .collect();
-        ledger.write(Write::LessonEnded {
-            id: self.id,
-            ended_at: end.ended_at,
-            reason: reason.as_str().to_string(),
-        });
+        if self.row_closed.is_none() {
+            ledger.write(Write::LessonEnded {
+                id: self.id,
+                ended_at: end.ended_at,
+                reason: reason.as_str().to_string(),
+            });
+        }
         tracing::info!(session = %self.id, reason = reason.as_str(), "lesson ended");
         finishing
     }
@@ -217,9 +222,23 @@ impl Lesson {
         }
     }
 
-    pub fn superseded(&mut self) {
+    /// A newer lesson has started while this one's outputs still flush:
+    /// it has ended (a lesson starts only after the last one ended), so its
+    /// row is closed now, before the newer lesson's row is written — the
+    /// catalogue allows one open lesson per classroom. Its end time is thus
+    /// late by at most the flush it was waiting for (a few seconds).
+    pub fn superseded(&mut self, reason: EndReason, ledger: &Ledger) {
         for output in &mut self.outputs {
             output.superseded();
+        }
+        if self.row_closed.is_none() {
+            let ended_at = Utc::now();
+            ledger.write(Write::LessonEnded {
+                id: self.id,
+                ended_at,
+                reason: reason.as_str().to_string(),
+            });
+            self.row_closed = Some(ended_at);
         }
     }
 }

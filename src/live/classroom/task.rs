@@ -322,7 +322,12 @@ impl ClassroomTask {
 
     fn start_lesson(&mut self, no: u64) {
         for earlier in &mut self.lessons {
-            earlier.superseded();
+            // Only an ended lesson is still here when the next one starts.
+            let reason = self
+                .sup
+                .ending_reason(earlier.no)
+                .unwrap_or(EndReason::SourceStopped);
+            earlier.superseded(reason, &self.ctx.ledger);
         }
         let source_id = self.sup.camera().map(|(_, s)| s);
         let lesson = Lesson::open(

@@ -140,6 +140,14 @@ impl Supervisor {
         self.belongs.get(&incarnation).copied()
     }
 
+    /// Why a lesson that has ended, and whose ladders still flush, ended.
+    pub fn ending_reason(&self, lesson: LessonNo) -> Option<EndReason> {
+        self.ending
+            .iter()
+            .find(|(no, _)| *no == lesson)
+            .map(|(_, reason)| *reason)
+    }
+
     /// The lesson running now (not one still flushing its end).
     pub fn current_lesson(&self) -> Option<LessonNo> {
         self.lesson.as_ref().map(|l| l.no)

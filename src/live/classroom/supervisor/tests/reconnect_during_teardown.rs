@@ -63,6 +63,10 @@ fn a_reconnect_whose_picture_comes_while_the_old_lesson_flushes_starts_a_new_one
         "old pictures, old lesson"
     );
     assert_eq!(room.sup.lesson_of(second), Some(2));
+    // The task closes lesson 1's row now, with this reason, so the
+    // catalogue never holds two open lessons for one classroom.
+    assert_eq!(room.sup.ending_reason(1), Some(EndReason::SourceStopped));
+    assert_eq!(room.sup.ending_reason(2), None);
     room.input(Input::Flushed { incarnation: first });
     assert_eq!(
         room.actions(),
