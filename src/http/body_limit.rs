@@ -15,8 +15,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-use super::error::ApiError;
 use super::AppState;
+use super::error::ApiError;
 
 /// How much of an oversized body we read and discard before answering.
 const DRAIN_FACTOR: usize = 16;
