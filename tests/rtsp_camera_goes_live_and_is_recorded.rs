@@ -26,11 +26,37 @@ async fn camera_lesson(codecs: CameraCodecs, credentials: Option<(&str, &str)>) 
         source["username"] = json!(username);
         source["password"] = json!(password);
     }
+    // The camera really needs its password: the same camera without it (or
+    // with a wrong one) never goes live, and says why.
+    let locked_out = if credentials.is_some() {
+        let (room, _) = server
+            .classroom_with_source(
+                "没有密码的教室",
+                json!({"kind": "rtsp", "url": camera.url(), "username": "admin", "password": "wrong"}),
+            )
+            .await;
+        let refused = server
+            .wait_for_classroom(&room, Duration::from_secs(20), "a problem reported", |c| {
+                c["live"]["problem"].is_string()
+            })
+            .await;
+        assert_eq!(refused["live"]["state"], "idle", "{refused}");
+        let problem = refused["live"]["problem"].as_str().unwrap().to_string();
+        assert!(problem.starts_with("source_failed"), "{problem}");
+        eprintln!("without the right password: {problem}");
+        Some(room)
+    } else {
+        None
+    };
     let (classroom, _) = server
         .classroom_with_source(&format!("录播教室 {codecs:?}"), source)
         .await;
 
     let live = server.wait_live(&classroom).await;
+    if let Some(room) = &locked_out {
+        let still = server.classroom(room).await;
+        assert_eq!(still["live"]["state"], "idle", "{still}");
+    }
     let went_live = Instant::now();
     let recording_id = live["live"]["recording_id"]
         .as_str()

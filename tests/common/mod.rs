@@ -481,10 +481,11 @@ pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
         let media = m3u8_rs::parse_media_playlist_res(text.as_bytes())
             .unwrap_or_else(|e| panic!("media playlist does not parse: {e:?}\n{text}"));
         assert!(!media.segments.is_empty(), "{path} has no segments");
+        let slate = slate_segments(&text);
         let dir = path.rsplit_once('/').unwrap().0;
         let mut init = None;
         let mut total_frames = 0;
-        for segment in &media.segments {
+        for (index, segment) in media.segments.iter().enumerate() {
             if let Some(map) = &segment.map {
                 init = Some(fetch(server, &format!("{dir}/{}", map.uri)).await);
             }
@@ -499,20 +500,66 @@ pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
                 "{dir}/{} does not decode: {errors}",
                 segment.uri
             );
-            // Viewers hear the lesson too: every segment carries sound
-            // (the camera's, transcoded to AAC, or silence).
+            // Viewers hear the lesson too: every segment carries sound, and
+            // the camera's segments carry its tone, not inserted silence
+            // (which a dead audio path would also decode to).
             let (audio, errors) = decode_audio(&file);
             assert!(
                 audio > 0 && errors.is_empty(),
                 "{dir}/{} has no decodable audio: {errors}",
                 segment.uri
             );
+            if !slate[index] {
+                let level = audio_peak_db(&file);
+                assert!(
+                    level > AUDIBLE_DB,
+                    "{dir}/{} is silent ({level} dB peak): the camera's sound was lost",
+                    segment.uri
+                );
+            }
             total_frames += frames;
         }
         assert!(total_frames > 0);
         paths.push(path);
     }
     paths
+}
+
+/// A tone is far above this; inserted silence is digital zero (-91 dB).
+const AUDIBLE_DB: f64 = -50.0;
+
+/// Which segments of a media playlist show the "signal lost" slate: from a
+/// signal-lost DATERANGE up to the next discontinuity (the camera's return).
+pub fn slate_segments(playlist: &str) -> Vec<bool> {
+    let mut slate = false;
+    let mut segments = Vec::new();
+    for line in playlist.lines() {
+        if line.starts_with("#EXT-X-DISCONTINUITY") && !line.contains("SEQUENCE") {
+            slate = false;
+        } else if line.starts_with("#EXT-X-DATERANGE") && line.contains("signal-lost") {
+            slate = true;
+        } else if !line.is_empty() && !line.starts_with('#') {
+            segments.push(slate);
+        }
+    }
+    segments
+}
+
+/// The loudest sample of an fMP4's audio, in dB (ffmpeg's volumedetect).
+pub fn audio_peak_db(data: &[u8]) -> f64 {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), data).unwrap();
+    let output = Command::new("ffmpeg")
+        .args(["-v", "info", "-nostdin", "-i"])
+        .arg(file.path())
+        .args(["-map", "0:a:0", "-af", "volumedetect", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&output.stderr);
+    log.lines()
+        .find_map(|l| l.split("max_volume:").nth(1))
+        .and_then(|v| v.trim().trim_end_matches("dB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no volume measured:\n{log}"))
 }
 
 async fn fetch(server: &TestServer, path: &str) -> Vec<u8> {
