@@ -82,6 +82,10 @@ bench: db deps-test web
 	./benches/serving.sh 10
 	./benches/token_check.sh 10
 	./benches/latency.sh 60
+	./benches/overload.sh 60
+	./benches/going_live.sh 10
+	./benches/sign_in_under_attack.sh 20
+	$(CARGO) bench --bench recorder
 
 clean-data:
 	rm -rf data
