@@ -22,6 +22,8 @@ pub enum IngestError {
     Template(#[from] crate::pipelines::TemplateError),
     #[error("pipeline: {0}")]
     Pipeline(String),
+    #[error(transparent)]
+    Start(#[from] crate::media::pipeline::StartError),
 }
 
 /// A timestamped buffer from an ingest appsink; times are the ingest

@@ -166,8 +166,7 @@ impl IngestPipeline {
         let input = pipeline
             .by_name("input")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
-        let running = RunningPipeline::start(pipeline, incarnation, Stage::Ingest, reports)
-            .map_err(IngestError::Pipeline)?;
+        let running = RunningPipeline::start(pipeline, incarnation, Stage::Ingest, reports)?;
         Ok(Self {
             _running: running,
             input,
@@ -374,7 +373,8 @@ fn video_callbacks(incarnation: u64, frames: mpsc::Sender<FrameMsg>) -> gst_app:
                         last_caps = changed;
                     }
                 } else {
-                    metrics::counter!("classcast_ingest_frames_dropped_total").increment(1);
+                    metrics::counter!("classcast_channel_dropped_total", "channel" => "frames")
+                        .increment(1);
                 }
             }
             Ok(gst::FlowSuccess::Ok)
@@ -392,7 +392,8 @@ fn audio_callbacks(incarnation: u64, frames: mpsc::Sender<FrameMsg>) -> gst_app:
                     kind: FrameKind::Audio(frame),
                 };
                 if frames.try_send(msg).is_err() {
-                    metrics::counter!("classcast_ingest_frames_dropped_total").increment(1);
+                    metrics::counter!("classcast_channel_dropped_total", "channel" => "frames")
+                        .increment(1);
                 }
             }
             Ok(gst::FlowSuccess::Ok)

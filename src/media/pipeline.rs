@@ -58,13 +58,19 @@ pub struct RunningPipeline {
     _bus_watch: oneshot::Sender<()>,
 }
 
+/// A pipeline that would not go to PLAYING (an element failed to open: a
+/// device, a port, a plugin missing).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start: {0}")]
+pub struct StartError(#[from] gst::StateChangeError);
+
 impl RunningPipeline {
     pub fn start(
         pipeline: gst::Pipeline,
         incarnation: u64,
         stage: Stage,
         reports: mpsc::Sender<Report>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StartError> {
         let (cancel, cancelled) = oneshot::channel();
         watch_bus(&pipeline, incarnation, stage, reports, cancelled);
         let running = Self {
@@ -75,7 +81,7 @@ impl RunningPipeline {
         // exchange); tell the runtime this thread is busy instead of stalling it.
         let result =
             tokio::task::block_in_place(|| running.pipeline.set_state(gst::State::Playing));
-        result.map_err(|e| format!("cannot start: {e}"))?;
+        result?;
         Ok(running)
     }
 

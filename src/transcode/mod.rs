@@ -50,6 +50,8 @@ pub enum LadderError {
     Template(#[from] crate::pipelines::TemplateError),
     #[error("pipeline: {0}")]
     Pipeline(String),
+    #[error(transparent)]
+    Start(#[from] crate::media::pipeline::StartError),
 }
 
 /// Settings a ladder is built with.
@@ -175,10 +177,17 @@ impl Ladder {
                         if let Some(buffer) = sample.buffer() {
                             if let Ok(map) = buffer.map_readable() {
                                 // A lost thumbnail is replaced within a second.
-                                let _ = outputs.try_send(LadderMsg {
+                                let thumbnail = LadderMsg {
                                     incarnation,
                                     output: LadderOutput::Thumbnail(Bytes::copy_from_slice(&map)),
-                                });
+                                };
+                                if outputs.try_send(thumbnail).is_err() {
+                                    metrics::counter!(
+                                        "classcast_channel_dropped_total",
+                                        "channel" => "thumbnails"
+                                    )
+                                    .increment(1);
+                                }
                             }
                         }
                         Ok(gst::FlowSuccess::Ok)
@@ -186,8 +195,7 @@ impl Ladder {
                     .build(),
             );
         }
-        let running = RunningPipeline::start(pipeline, incarnation, Stage::Ladder, reports)
-            .map_err(LadderError::Pipeline)?;
+        let running = RunningPipeline::start(pipeline, incarnation, Stage::Ladder, reports)?;
         Ok(Self {
             running,
             video,
@@ -363,7 +371,8 @@ fn fragment_callbacks(
                 if outputs.try_send(msg).is_ok() {
                     pending_init = None;
                 } else {
-                    metrics::counter!("classcast_fragments_dropped_total").increment(1);
+                    metrics::counter!("classcast_channel_dropped_total", "channel" => "fragments")
+                        .increment(1);
                 }
             }
             Ok(gst::FlowSuccess::Ok)

@@ -40,7 +40,7 @@ pub struct Channels {
 }
 
 /// What a video frame meant.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum VideoOutcome {
     /// An ordinary frame (or one dropped before the first keyframe).
     Frame,
@@ -50,7 +50,7 @@ pub enum VideoOutcome {
     /// reconnect afresh.
     FormatChanged,
     /// The ladder could not be built or started.
-    LadderFailed(String),
+    LadderFailed(IncarnationError),
 }
 
 pub struct Incarnation {
@@ -80,16 +80,27 @@ pub struct Incarnation {
     codecs: Vec<Option<String>>,
 }
 
+/// Why an incarnation's pipelines did not start; shown in the classroom's
+/// status as its problem.
+#[derive(Debug, thiserror::Error)]
+pub enum IncarnationError {
+    #[error("the source is gone")]
+    SourceGone,
+    #[error("ingest: {0}")]
+    Ingest(#[from] crate::ingest::IngestError),
+    #[error("ladder: {0}")]
+    Ladder(#[from] crate::transcode::LadderError),
+}
+
 impl Incarnation {
     pub fn start(
         id: u64,
         spec: &IngestSpec,
         slate: bool,
         channels: &Channels,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, IncarnationError> {
         let ingest =
-            IngestPipeline::start(spec, id, channels.frames.clone(), channels.reports.clone())
-                .map_err(|e| e.to_string())?;
+            IngestPipeline::start(spec, id, channels.frames.clone(), channels.reports.clone())?;
         Ok(Self {
             id,
             slate,
@@ -201,9 +212,8 @@ impl Incarnation {
         settings: &LadderSettings,
         renditions: Vec<RenditionPlan>,
         channels: &Channels,
-    ) -> Result<(), String> {
-        let description = crate::transcode::describe(format, &renditions, settings)
-            .map_err(|e| format!("ladder description: {e}"))?;
+    ) -> Result<(), IncarnationError> {
+        let description = crate::transcode::describe(format, &renditions, settings)?;
         tracing::debug!(incarnation = self.id, "ladder:\n{description}");
         let ladder = Ladder::start(
             &description,
@@ -211,8 +221,7 @@ impl Incarnation {
             self.id,
             channels.ladder.clone(),
             channels.reports.clone(),
-        )
-        .map_err(|e| format!("cannot start ladder: {e}"))?;
+        )?;
         self.produced = vec![false; renditions.len()];
         self.codecs = vec![None; renditions.len()];
         self.lineup = renditions.iter().map(|r| r.name.clone()).collect();

@@ -119,7 +119,10 @@ impl ClassroomHandle {
     /// A player fetched a live media playlist. Best effort: a busy
     /// classroom may miss a sighting, never the stream.
     pub fn note_viewer(&self, viewer: u64) {
-        let _ = self.viewers.try_send(viewer);
+        if self.viewers.try_send(viewer).is_err() {
+            metrics::counter!("classcast_channel_dropped_total", "channel" => "viewers")
+                .increment(1);
+        }
     }
 }
 

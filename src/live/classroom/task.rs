@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::incarnation::{Channels, Incarnation, VideoOutcome, renditions_for};
+use super::incarnation::{Channels, Incarnation, IncarnationError, VideoOutcome, renditions_for};
 use super::lesson::Lesson;
 use super::status::StatusBoard;
 use super::supervisor::{Action, EndCause, EndReason, Input, Refused, Settings, Supervisor};
@@ -300,7 +300,7 @@ impl ClassroomTask {
     fn start(&mut self, id: u64, spec: Option<IngestSpec>, slate: bool, now: Instant) {
         let started = match spec {
             Some(spec) => Incarnation::start(id, &spec, slate, &self.channels),
-            None => Err("the source is gone".to_string()),
+            None => Err(IncarnationError::SourceGone),
         };
         match started {
             Ok(inc) => {
@@ -312,7 +312,7 @@ impl ClassroomTask {
                 self.sup.handle(
                     Input::StartFailed {
                         incarnation: id,
-                        error,
+                        error: error.to_string(),
                     },
                     now,
                 );
@@ -403,7 +403,7 @@ impl ClassroomTask {
                         warn!(incarnation = id, "{e}");
                         self.input(Input::IngestEnded {
                             incarnation: id,
-                            cause: EndCause::Error(e),
+                            cause: EndCause::Error(e.to_string()),
                         });
                     }
                 }
