@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{ServerOptions, TestServer, check_hls};
+use common::{Pattern, ServerOptions, TestServer, check_hls, ffmpeg_publish_pattern};
 use serde_json::json;
 
 /// The height of the first video stream of a media playlist, as ffprobe sees it.
@@ -46,41 +46,15 @@ async fn a_1080p_camera_gets_source_720p_and_360p() {
         .classroom_with_source("阶梯教室 1080p", json!({"kind": "rtmp"}))
         .await;
     let url = server.rtmp_url(source["stream_key"].as_str().unwrap());
-    let mut publisher = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1920x1080:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "12",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "50",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-f",
-            "flv",
-        ])
-        .arg(&url)
-        .spawn()
-        .expect("ffmpeg runs");
+    let mut publisher = ffmpeg_publish_pattern(
+        &url,
+        "flv",
+        Pattern {
+            video: Some("1920x1080"),
+            seconds: 12.0,
+            gop: 50,
+        },
+    );
     let status = server
         .wait_for_classroom(
             &classroom,

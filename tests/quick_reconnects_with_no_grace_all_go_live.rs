@@ -7,10 +7,9 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ServerOptions, TestServer};
+use common::{Pattern, ServerOptions, TestServer, ffmpeg_publish_pattern};
 use serde_json::{Value, json};
 
 const RECONNECTS: usize = 100;
@@ -33,44 +32,15 @@ async fn a_hundred_quick_reconnects_with_no_grace_all_go_live() {
     let mut cut = Vec::new();
     for attempt in 0..RECONNECTS {
         // A one-second burst, keyframe first, as an encoder on a flaky link.
-        let mut encoder = Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-nostdin",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=320x180:rate=25",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=48000",
-                "-t",
-            ])
-            .arg(format!("{}", EACH_MS as f64 / 1000.0))
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-tune",
-                "zerolatency",
-                "-g",
-                "25",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-f",
-                "flv",
-            ])
-            .arg(&url)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ffmpeg runs");
+        let mut encoder = ffmpeg_publish_pattern(
+            &url,
+            "flv",
+            Pattern {
+                video: Some("320x180"),
+                seconds: EACH_MS as f64 / 1000.0,
+                gop: 25,
+            },
+        );
         let status = tokio::task::spawn_blocking(move || {
             let status = encoder.wait().unwrap();
             let mut stderr = String::new();

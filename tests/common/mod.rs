@@ -386,14 +386,36 @@ impl Drop for TestServer {
 /// ffmpeg publishing a test pattern with a clock-like counter and a tone,
 /// with a 2-second GOP like a classroom encoder set up for HLS.
 pub fn ffmpeg_publish(url: &str, format: &str, seconds: u32, with_video: bool) -> Child {
+    ffmpeg_publish_pattern(
+        url,
+        format,
+        Pattern {
+            video: with_video.then_some("640x360"),
+            seconds: seconds as f64,
+            gop: 50,
+        },
+    )
+}
+
+/// What an ffmpeg test publisher sends: a 25 fps test pattern of `video`
+/// size (none: audio only) and a tone, for `seconds`, keyframes every `gop`.
+pub struct Pattern {
+    pub video: Option<&'static str>,
+    pub seconds: f64,
+    pub gop: u32,
+}
+
+pub fn ffmpeg_publish_pattern(url: &str, format: &str, pattern: Pattern) -> Child {
     let mut command = Command::new("ffmpeg");
     command.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"]);
-    if with_video {
-        command.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"]);
+    if let Some(size) = pattern.video {
+        let source = format!("testsrc2=size={size}:rate=25");
+        command.args(["-f", "lavfi", "-i", &source]);
     }
     command.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
-    command.args(["-t", &seconds.to_string()]);
-    if with_video {
+    command.args(["-t", &pattern.seconds.to_string()]);
+    if pattern.video.is_some() {
+        let gop = pattern.gop.to_string();
         command.args([
             "-c:v",
             "libx264",
@@ -402,7 +424,7 @@ pub fn ffmpeg_publish(url: &str, format: &str, seconds: u32, with_video: bool) -
             "-tune",
             "zerolatency",
             "-g",
-            "50",
+            &gop,
             "-pix_fmt",
             "yuv420p",
         ]);
