@@ -34,14 +34,14 @@ impl Viewer {
         let task = tokio::spawn(async move {
             let mut seen: Vec<(Instant, u64)> = Vec::new();
             while !stopping.load(Ordering::Relaxed) {
-                if let Ok(response) = client.get(&url).send().await {
-                    if response.status() == 200 {
-                        let text = response.text().await.unwrap_or_default();
-                        if let Ok(playlist) = m3u8_rs::parse_media_playlist_res(text.as_bytes()) {
-                            let newest = playlist.media_sequence + playlist.segments.len() as u64;
-                            if seen.last().is_none_or(|(_, n)| newest > *n) {
-                                seen.push((Instant::now(), newest));
-                            }
+                if let Ok(response) = client.get(&url).send().await
+                    && response.status() == 200
+                {
+                    let text = response.text().await.unwrap_or_default();
+                    if let Ok(playlist) = m3u8_rs::parse_media_playlist_res(text.as_bytes()) {
+                        let newest = playlist.media_sequence + playlist.segments.len() as u64;
+                        if seen.last().is_none_or(|(_, n)| newest > *n) {
+                            seen.push((Instant::now(), newest));
                         }
                     }
                 }

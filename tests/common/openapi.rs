@@ -106,10 +106,10 @@ impl Spec {
         if !types.is_empty() && !types.iter().any(|t| is_type(value, t)) {
             return Err(format!("{at}: {value} is not {types:?}"));
         }
-        if let Some(options) = schema["enum"].as_array() {
-            if !options.contains(value) {
-                return Err(format!("{at}: {value} not in {options:?}"));
-            }
+        if let Some(options) = schema["enum"].as_array()
+            && !options.contains(value)
+        {
+            return Err(format!("{at}: {value} not in {options:?}"));
         }
         if let Value::Object(object) = value {
             if let Some(required) = schema["required"].as_array() {

@@ -179,10 +179,10 @@ impl Supervisor {
             Input::Sources { pulled, enabled } => {
                 self.pulled = pulled;
                 self.enabled = enabled;
-                if let Some(camera) = &self.camera {
-                    if !self.enabled.contains(&camera.source) {
-                        self.lose_camera("source_removed", now);
-                    }
+                if let Some(camera) = &self.camera
+                    && !self.enabled.contains(&camera.source)
+                {
+                    self.lose_camera("source_removed", now);
                 }
                 if self.camera.is_none() && self.pulled.is_some() {
                     self.retry_at = Some(now);
@@ -384,18 +384,18 @@ impl Supervisor {
         {
             self.end_lesson(EndReason::SourceStopped, now);
         }
-        if self.camera.is_none() && !self.shutting_down {
-            if let (Some(source), Some(at)) = (self.pulled, self.retry_at) {
-                if now >= at {
-                    self.retry_at = None;
-                    let id = self.new_incarnation();
-                    self.camera = Some(Camera::new(id, source, true, now));
-                    self.actions.push_back(Action::StartPulled {
-                        incarnation: id,
-                        source,
-                    });
-                }
-            }
+        if self.camera.is_none()
+            && !self.shutting_down
+            && let (Some(source), Some(at)) = (self.pulled, self.retry_at)
+            && now >= at
+        {
+            self.retry_at = None;
+            let id = self.new_incarnation();
+            self.camera = Some(Camera::new(id, source, true, now));
+            self.actions.push_back(Action::StartPulled {
+                incarnation: id,
+                source,
+            });
         }
         let late: Vec<IncarnationId> = self
             .retiring
