@@ -16,7 +16,7 @@ APT_BUILD := pkg-config clang libclang-dev \
 	libgstrtspserver-1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav gstreamer1.0-rtsp fonts-wqy-microhei
-APT_TEST := ffmpeg chromium srt-tools fuse python3-fusepy
+APT_TEST := ffmpeg chromium srt-tools fuse python3-fusepy python3-venv
 APT_DB := postgresql postgresql-client
 
 .PHONY: run test deps deps-test db web build check bench clean-data
@@ -29,11 +29,22 @@ deps:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
+# The WHEP test peer (tests/peers/whep_play.py) is aiortc, a second WebRTC
+# stack, in a venv under target/ so `cargo clean` takes it too. Binary wheels
+# only: building PyAV from source would need FFmpeg's development headers.
 deps-test: deps
 	@missing=$$(for p in $(APT_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	@if ! target/peers-venv/bin/python -c 'import aiortc, av' 2>/dev/null; then \
+		echo "installing the aiortc test peer into target/peers-venv"; \
+		mkdir -p target && python3 -m venv --clear target/peers-venv \
+		&& target/peers-venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: \
+			'aiortc==1.16.*' 'av>=14,<20' \
+		&& target/peers-venv/bin/python -c 'import aiortc, av' \
+		|| { echo "could not install the aiortc test peer into target/peers-venv" >&2; exit 1; }; \
 	fi
 
 # Starts PostgreSQL if it is not running and makes sure the classcast role

@@ -210,7 +210,8 @@ fn run_ffmpeg(input: &Path, renditions: &[plan::RenditionPlan], dir: &Path) -> f
     command.args(fragmented).arg(dir.join("ffmpeg-source.mp4"));
     for (r, kbps) in &transcoded {
         // Same x264 settings as the ladder: preset, tune, bitrate with
-        // x264enc's default CBR-like VBV, GOP of 2 s, main profile.
+        // x264enc's default CBR-like VBV, GOP of 2 s, constrained baseline
+        // (what every WebRTC decoder takes).
         command.args(["-map", &format!("[out{}]", r.name)]);
         command.args([
             "-c:v",
@@ -220,7 +221,7 @@ fn run_ffmpeg(input: &Path, renditions: &[plan::RenditionPlan], dir: &Path) -> f
             "-tune",
             "zerolatency",
             "-profile:v",
-            "main",
+            "baseline",
         ]);
         command.args(["-b:v", &format!("{kbps}k"), "-maxrate", &format!("{kbps}k")]);
         command.args([

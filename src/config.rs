@@ -55,6 +55,11 @@ pub const DEFAULT_MAX_DB_CONNECTIONS: u32 = 10;
 /// How long a request waits for a database connection before it is
 /// answered 503: during a database outage the API fails fast.
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1_500;
+/// Every WebRTC peer's media on one UDP port (ICE multiplexing), so a
+/// school firewall needs one rule.
+pub const DEFAULT_WEBRTC_UDP_ADDR: &str = "127.0.0.1:8189";
+/// WebRTC viewers served at once by this node; beyond, WHEP answers 503.
+pub const DEFAULT_MAX_WEBRTC_VIEWERS: usize = 1000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -67,6 +72,35 @@ pub struct Config {
     pub demo: DemoConfig,
     pub auth: AuthConfig,
     pub sso: SsoConfig,
+    pub webrtc: WebRtcConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebRtcConfig {
+    /// The one UDP socket all WebRTC media goes through. Port 0 picks a
+    /// free port (tests).
+    pub udp_addr: SocketAddr,
+    /// Addresses browsers reach that socket by, when it is not the bound
+    /// address (public IPs or host names behind 1:1 NAT). Empty: the bound
+    /// address, or every interface's address when bound to 0.0.0.0.
+    pub announce: Vec<String>,
+    /// STUN/TURN servers handed to browsers in WHEP/WHIP `Link` headers,
+    /// e.g. "stun:stun.school.edu.cn:3478".
+    pub ice_servers: Vec<String>,
+    /// WebRTC viewers at once; beyond, new viewers get 503.
+    pub max_viewers: usize,
+}
+
+impl Default for WebRtcConfig {
+    fn default() -> Self {
+        Self {
+            udp_addr: DEFAULT_WEBRTC_UDP_ADDR.parse().expect("valid default"),
+            announce: Vec::new(),
+            ice_servers: Vec::new(),
+            max_viewers: DEFAULT_MAX_WEBRTC_VIEWERS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

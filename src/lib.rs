@@ -18,3 +18,4 @@ pub mod pipelines;
 pub mod recording;
 pub mod server;
 pub mod transcode;
+pub mod webrtc;

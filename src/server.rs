@@ -115,6 +115,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http_listener = TcpListener::bind(config.http.addr)
         .await
         .with_context(|| format!("binding HTTP {}", config.http.addr))?;
+    // Loaded before serving, so a restarted node never accepts a revoked token.
+    let (revocations_tx, revocations) = tokio::sync::watch::channel(Arc::new(
+        crate::catalog::accounts::revocations::load(&db).await?,
+    ));
+    let (webrtc, rtp) = crate::webrtc::WebRtc::start(&config.webrtc, revocations.clone())?;
     let (gate, publish_requests) = crate::ingest::gate::channel();
     let live = Live::start(
         LiveContext {
@@ -122,6 +127,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config: config.clone(),
             node,
             ledger: Ledger::start(db.clone()),
+            rtp: Some(rtp),
         },
         publish_requests,
     )
@@ -137,10 +143,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if renamed > 0 {
         info!(renamed, "usernames brought to their normalised form");
     }
-    // Loaded before serving, so a restarted node never accepts a revoked token.
-    let (revocations_tx, revocations) = tokio::sync::watch::channel(Arc::new(
-        crate::catalog::accounts::revocations::load(&db).await?,
-    ));
     tokio::spawn(crate::catalog::accounts::revocations::follow(
         db.clone(),
         config.revocation_reload(),
@@ -157,6 +159,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.parallel_hashes(),
             std::time::Duration::from_millis(config.auth.hash_wait_ms),
         ),
+        webrtc: Some(webrtc.clone()),
     };
     if !config.auth.enabled {
         tracing::warn!(
@@ -172,6 +175,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     info!(
         http = %config.http.addr, rtmp = %config.ingest.rtmp_addr, srt = %config.ingest.srt_addr,
+        webrtc_udp = %webrtc.udp,
         "classcast is serving on http://{}", config.http.addr
     );
     let limits = http::serve::Limits {

@@ -89,6 +89,7 @@ async fn app(configure: impl FnOnce(&mut Config)) -> App {
             config: config.clone(),
             node: "router-test".into(),
             ledger: classcast::catalog::ledger::Ledger::start(db.clone()),
+            rtp: None,
         },
         publish_requests,
     )
@@ -105,6 +106,7 @@ async fn app(configure: impl FnOnce(&mut Config)) -> App {
         playback: PlaybackKey::new(vec![42; 32]),
         revocations,
         hashing: classcast::auth::password::HashingSlots::new(2, Duration::from_secs(2)),
+        webrtc: None,
     };
     App {
         state,

@@ -110,6 +110,18 @@ pub enum ApiError {
     /// A playback token that opens nothing here, and why.
     #[error("playback token refused: {0}")]
     PlaybackRefused(#[from] crate::auth::playback::PlaybackError),
+    /// WHEP: the classroom has no lesson live; ask again after this many seconds.
+    #[error("not live")]
+    NotLive(u64),
+    /// WHEP: WebRTC is not running on this node.
+    #[error("WebRTC is off")]
+    WebRtcOff,
+    /// WHEP: the body is not an SDP offer str0m can read.
+    #[error("invalid offer: {0}")]
+    BadOffer(String),
+    /// WHEP: a well-formed offer that cannot play this lesson.
+    #[error("offer cannot play: {0}")]
+    Unplayable(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -237,6 +249,25 @@ impl IntoResponse for ApiError {
             ApiError::PlaybackRefused(reason) => {
                 (StatusCode::FORBIDDEN, reason.code(), None, BTreeMap::new())
             }
+            ApiError::NotLive(_) => (StatusCode::CONFLICT, "not_live", None, BTreeMap::new()),
+            ApiError::WebRtcOff => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webrtc_off",
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::BadOffer(detail) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_offer",
+                Some(detail.clone()),
+                BTreeMap::new(),
+            ),
+            ApiError::Unplayable(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "offer_unplayable",
+                Some(detail.clone()),
+                BTreeMap::new(),
+            ),
             ApiError::Internal(detail) => {
                 // Logged in full here, answered briefly: details of the
                 // database are not for the browser.
@@ -265,7 +296,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match self {
-            ApiError::TooManyAttempts(seconds) | ApiError::Busy(seconds) => Some(seconds),
+            ApiError::TooManyAttempts(seconds)
+            | ApiError::Busy(seconds)
+            | ApiError::NotLive(seconds) => Some(seconds),
             // A database restart takes seconds.
             ApiError::Unavailable(_) => Some(2),
             _ => None,

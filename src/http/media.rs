@@ -66,7 +66,7 @@ pub fn router() -> Router<AppState> {
 
 /// Paths under the media routes (`/live`, `/vod`): never the UI's page.
 pub fn is_media_path(path: &str) -> bool {
-    ["/live", "/vod"]
+    ["/live", "/vod", "/whep"]
         .iter()
         .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
 }
@@ -131,7 +131,7 @@ pub fn valid_rendition(name: &str) -> bool {
 /// playback token: a token is checked by HMAC alone, and the UI's player,
 /// which also sends its session cookie, must not cost database queries on
 /// every segment.
-pub struct MediaCaller(Option<Caller>);
+pub struct MediaCaller(pub Option<Caller>);
 
 impl axum::extract::FromRequestParts<AppState> for MediaCaller {
     type Rejection = Response;
@@ -164,7 +164,7 @@ pub struct TokenQuery {
 /// May this request read `scope`? A token is checked first: players carry
 /// one and it costs no database query. `live_lesson` is the lesson the
 /// classroom shows now (live scopes).
-async fn authorize(
+pub(super) async fn authorize(
     state: &AppState,
     scope: Scope,
     live_lesson: Option<Uuid>,

@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod sso;
 pub mod tokens;
 pub mod users;
+pub mod whep;
 
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     pub revocations: tokio::sync::watch::Receiver<Arc<crate::auth::playback::Revocations>>,
     /// Password hashes run here, a few at a time.
     pub hashing: crate::auth::password::HashingSlots,
+    /// WebRTC playback; None where it is not started (some tests).
+    pub webrtc: Option<crate::webrtc::WebRtc>,
 }
 
 #[derive(OpenApi)]
@@ -122,7 +125,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             body_limit::limit,
         ));
-    let media = media::router();
+    let media = media::router().merge(whep::router().layer(body_limit));
     Router::new()
         .merge(api)
         .merge(media)
@@ -198,22 +201,41 @@ async fn with_language(request: Request, next: Next) -> Response {
 /// HLS is fetched by players on other origins (a school portal embedding a
 /// lesson); browsers may ask first (CORS preflight), which is answered here.
 async fn cors_for_players(request: Request, next: Next) -> Response {
-    let is_media = media::is_media_path(request.uri().path());
+    let path = request.uri().path();
+    let is_media = media::is_media_path(path);
+    // WHEP players on other sites post offers and end sessions; they carry
+    // a playback token or Bearer, never a cookie (the origin is `*`).
+    let is_whep = path.starts_with("/whep/");
     if is_media && request.method() == axum::http::Method::OPTIONS {
+        let (methods, allowed) = if is_whep {
+            (
+                "POST, PATCH, DELETE, OPTIONS",
+                "authorization, content-type, if-match",
+            )
+        } else {
+            ("GET, HEAD, OPTIONS", "range")
+        };
         let headers = [
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "range"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, methods),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, allowed),
             (header::ACCESS_CONTROL_MAX_AGE, "86400"),
         ];
         return (axum::http::StatusCode::NO_CONTENT, headers).into_response();
     }
     let mut response = next.run(request).await;
     if is_media {
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         );
+        if is_whep {
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("location, etag, link, classcast-rendition, retry-after"),
+            );
+        }
     }
     response
 }

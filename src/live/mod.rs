@@ -39,6 +39,8 @@ pub struct LiveContext {
     pub node: String,
     /// Where lessons' catalogue rows go, database or not.
     pub ledger: Ledger,
+    /// The WebRTC fan-out's intake; None when WebRTC is off (some tests).
+    pub rtp: Option<crate::transcode::rtp::RtpIntake>,
 }
 
 /// Cheap to clone; part of `AppState`.

@@ -5,6 +5,7 @@
 
 pub mod audio_gaps;
 pub mod plan;
+pub mod rtp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -72,6 +73,20 @@ pub struct Ladder {
     audio: gst_app::AppSrc,
     /// The leaky queues in front of the decoder and the encoders.
     shedding: Vec<ShedQueue>,
+    /// Where the RTP branches go; told when this ladder ends.
+    rtp: Option<(rtp::RtpTap, u64)>,
+}
+
+impl Drop for Ladder {
+    fn drop(&mut self) {
+        if let Some((tap, incarnation)) = &self.rtp {
+            let ended = rtp::RtpMsg::Ended {
+                classroom: tap.classroom,
+                incarnation: *incarnation,
+            };
+            tap.send(ended);
+        }
+    }
 }
 
 /// 16:9-ish thumbnails, 320 wide, height following the camera.
@@ -138,10 +153,12 @@ pub fn describe(
 impl Ladder {
     pub fn start(
         description: &str,
+        format: &VideoFormat,
         renditions: &[RenditionPlan],
         incarnation: u64,
         outputs: mpsc::Sender<LadderMsg>,
         reports: mpsc::Sender<Report>,
+        tap: Option<&rtp::RtpTap>,
     ) -> Result<Self, LadderError> {
         let bin = gst::parse::bin_from_description(description, false)
             .map_err(|e| LadderError::Pipeline(e.to_string()))?;
@@ -174,20 +191,20 @@ impl Ladder {
                 gst_app::AppSinkCallbacks::builder()
                     .new_sample(move |sink| {
                         let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        if let Some(buffer) = sample.buffer() {
-                            if let Ok(map) = buffer.map_readable() {
-                                // A lost thumbnail is replaced within a second.
-                                let thumbnail = LadderMsg {
-                                    incarnation,
-                                    output: LadderOutput::Thumbnail(Bytes::copy_from_slice(&map)),
-                                };
-                                if outputs.try_send(thumbnail).is_err() {
-                                    metrics::counter!(
-                                        "classcast_channel_dropped_total",
-                                        "channel" => "thumbnails"
-                                    )
-                                    .increment(1);
-                                }
+                        if let Some(buffer) = sample.buffer()
+                            && let Ok(map) = buffer.map_readable()
+                        {
+                            // A lost thumbnail is replaced within a second.
+                            let thumbnail = LadderMsg {
+                                incarnation,
+                                output: LadderOutput::Thumbnail(Bytes::copy_from_slice(&map)),
+                            };
+                            if outputs.try_send(thumbnail).is_err() {
+                                metrics::counter!(
+                                    "classcast_channel_dropped_total",
+                                    "channel" => "thumbnails"
+                                )
+                                .increment(1);
                             }
                         }
                         Ok(gst::FlowSuccess::Ok)
@@ -195,12 +212,24 @@ impl Ladder {
                     .build(),
             );
         }
+        let video_tracks =
+            tap.map(|tap| rtp::attach(&pipeline, format, renditions, incarnation, tap));
         let running = RunningPipeline::start(pipeline, incarnation, Stage::Ladder, reports)?;
+        let rtp = tap.zip(video_tracks).map(|(tap, video)| {
+            let started = rtp::RtpMsg::Started {
+                classroom: tap.classroom,
+                incarnation,
+                video,
+            };
+            tap.send(started);
+            (tap.clone(), incarnation)
+        });
         Ok(Self {
             running,
             video,
             audio,
             shedding,
+            rtp,
         })
     }
 

@@ -12,6 +12,7 @@
 mod common;
 mod requests;
 mod rules;
+mod whep;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -526,6 +527,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         204,
     )
     .await;
+    whep::check(&once, &fixture).await;
     let checked = once.checked.into_inner();
     for (method, path) in CHECKED_SEPARATELY {
         let elsewhere = OTHER_TESTS.iter().any(|(m, p, _)| m == method && p == path);

@@ -201,6 +201,10 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("DELETE", "/api/users/{id}"),
     ("POST", "/api/tokens"),
     ("DELETE", "/api/tokens/{id}"),
+    // WHEP takes an SDP body, not JSON: tests/access_matrix/whep.rs.
+    ("POST", "/whep/{id}"),
+    ("PATCH", "/whep/{id}/{session}"),
+    ("DELETE", "/whep/{id}/{session}"),
 ];
 
 /// Routes open to everyone by design, each for its own reason.

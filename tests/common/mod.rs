@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod rtsp_camera;
 pub mod slow_disk;
 pub mod throwaway_postgres;
+pub mod webrtc_peer;
 
 // Not every test binary uses them; each compiles this module anew.
 #[allow(unused_imports)]
@@ -121,6 +122,9 @@ impl TestServer {
                 format!("127.0.0.1:{}", self.srt),
             )
             .env("CLASSCAST_MEDIA__DIR", self.media.path())
+            // Servers run side by side: each takes a free WebRTC port (the
+            // answers' candidates name it).
+            .env("CLASSCAST_WEBRTC__UDP_ADDR", "127.0.0.1:0")
             .env(
                 "CLASSCAST_HTTP__WEB_DIR",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("web/dist"),
@@ -134,10 +138,10 @@ impl TestServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = self.client.get(self.url("/healthz")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = self.client.get(self.url("/healthz")).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("server exited with {status}:\n{}", self.logs());

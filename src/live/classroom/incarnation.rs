@@ -37,6 +37,8 @@ pub struct Channels {
     pub frames: mpsc::Sender<FrameMsg>,
     pub ladder: mpsc::Sender<LadderMsg>,
     pub reports: mpsc::Sender<Report>,
+    /// The WebRTC fan-out's intake, when WebRTC is on.
+    pub rtp: Option<crate::transcode::rtp::RtpTap>,
 }
 
 /// What a video frame meant.
@@ -171,16 +173,16 @@ impl Incarnation {
         let origin = self.origin.unwrap_or_default();
         let dts = frame.dts.saturating_sub(origin);
         let pts = frame.pts.saturating_sub(origin);
-        if let Some(last) = self.last_dts {
-            if clock_jumped(last, dts.nseconds()) {
-                warn!(
-                    incarnation = self.id,
-                    from_ns = last,
-                    to_ns = dts.nseconds(),
-                    "the feed's clock jumped; reconnecting"
-                );
-                return VideoOutcome::FormatChanged;
-            }
+        if let Some(last) = self.last_dts
+            && clock_jumped(last, dts.nseconds())
+        {
+            warn!(
+                incarnation = self.id,
+                from_ns = last,
+                to_ns = dts.nseconds(),
+                "the feed's clock jumped; reconnecting"
+            );
+            return VideoOutcome::FormatChanged;
         }
         self.last_dts = Some(dts.nseconds());
         let duration = frame.duration.unwrap_or(gst::ClockTime::from_mseconds(40));
@@ -197,10 +199,10 @@ impl Incarnation {
             if let Some(action) = silence {
                 push_audio_action(ladder, action, None);
             }
-            if let Some(previous) = self.held_video.replace(buffer) {
-                if ladder.push_video(previous).is_err() {
-                    metrics::counter!("classcast_ladder_push_failed_total").increment(1);
-                }
+            if let Some(previous) = self.held_video.replace(buffer)
+                && ladder.push_video(previous).is_err()
+            {
+                metrics::counter!("classcast_ladder_push_failed_total").increment(1);
             }
         }
         outcome
@@ -217,10 +219,12 @@ impl Incarnation {
         tracing::debug!(incarnation = self.id, "ladder:\n{description}");
         let ladder = Ladder::start(
             &description,
+            format,
             &renditions,
             self.id,
             channels.ladder.clone(),
             channels.reports.clone(),
+            channels.rtp.as_ref(),
         )?;
         self.produced = vec![false; renditions.len()];
         self.codecs = vec![None; renditions.len()];

@@ -93,6 +93,7 @@ impl ClassroomTask {
         let (ladder_tx, ladder_out) = mpsc::channel(LADDER_QUEUE);
         let (reports_tx, reports) = mpsc::channel(REPORT_QUEUE);
         let sup = Supervisor::new(settings(&ctx, &classroom));
+        let rtp = ctx.rtp.as_ref().map(|intake| intake.tap(classroom.id));
         Self {
             ctx,
             classroom,
@@ -103,6 +104,7 @@ impl ClassroomTask {
                 frames: frames_tx,
                 ladder: ladder_tx,
                 reports: reports_tx,
+                rtp,
             },
             frames,
             ladder_out,
@@ -280,11 +282,11 @@ impl ClassroomTask {
                 self.start(incarnation, Some(spec), true, now);
             }
             Action::Retire { incarnation } => {
-                if let Some(inc) = self.incarnations.get_mut(&incarnation) {
-                    if !inc.retire() {
-                        // No ladder yet: nothing to flush.
-                        self.incarnations.remove(&incarnation);
-                    }
+                if let Some(inc) = self.incarnations.get_mut(&incarnation)
+                    && !inc.retire()
+                {
+                    // No ladder yet: nothing to flush.
+                    self.incarnations.remove(&incarnation);
                 }
             }
             Action::Abandon { incarnation } => {

@@ -1,0 +1,655 @@
+//! The WebRTC hub: one task that owns the one UDP socket, every viewer's
+//! peer connection and every classroom's packet stream. Nothing is shared:
+//! HTTP handlers talk to it over a bounded command channel, ladders over
+//! the RTP intake.
+//!
+//! A packet from a classroom's ladder is handed, as the same shared
+//! payload, to each viewer of its rendition; per viewer only the sequence
+//! number, timestamp offset, SSRC and SRTP differ. Incoming datagrams find
+//! their viewer by source address, or for the first STUN check by our ICE
+//! username fragment, never by asking every viewer.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use str0m::config::DtlsCert;
+use str0m::ice::StunMessage;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::auth::playback::Revocations;
+
+use super::forward::KeyframeRequests;
+use super::offer::{self, OfferFacts, Want};
+use super::viewer::Viewer;
+use crate::transcode::rtp::{RtpMsg, RtpPacket, Track, VideoTrackInfo};
+
+/// A viewer that has not completed ICE in this long is let go.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Loss reported above this share, in this many reports in a row (one a
+/// second), moves a viewer down a rendition, then off.
+const HEAVY_LOSS: f32 = 0.2;
+const LOSSY_REPORTS: u32 = 3;
+
+pub enum Command {
+    Join {
+        classroom: Uuid,
+        offer: String,
+        facts: OfferFacts,
+        want: Want,
+        access: Option<Access>,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    Trickle {
+        classroom: Uuid,
+        session: Uuid,
+        candidates: Vec<String>,
+        reply: oneshot::Sender<bool>,
+    },
+    Leave {
+        classroom: Uuid,
+        session: Uuid,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// The revocation epochs a viewer was let in under: when the viewer's or
+/// the classroom's epoch moves past them (access withdrawn, user disabled,
+/// audience changed), the session ends within a second, as tokened HLS does.
+#[derive(Debug, Clone, Copy)]
+pub struct Access {
+    pub viewer: Uuid,
+    pub viewer_epoch: u32,
+    pub scope: Uuid,
+    pub scope_epoch: u32,
+}
+
+impl Access {
+    fn revoked(&self, revocations: &Revocations) -> bool {
+        revocations.epoch(self.viewer) > self.viewer_epoch
+            || revocations.epoch(self.scope) > self.scope_epoch
+    }
+}
+
+#[derive(Debug)]
+pub struct Joined {
+    pub session: Uuid,
+    pub answer: String,
+    /// The rendition served, or "audio".
+    pub rendition: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("the classroom is not live")]
+    NotLive,
+    #[error("the server is at its WebRTC viewer limit")]
+    Full,
+    #[error(transparent)]
+    Choice(#[from] offer::ChoiceError),
+    #[error("the offer cannot be answered: {0}")]
+    Offer(String),
+    #[error("the WebRTC service is not running")]
+    Stopped,
+}
+
+/// A classroom's current ladder, as far as WebRTC goes.
+struct Room {
+    incarnation: u64,
+    live: bool,
+    video: Vec<VideoTrackInfo>,
+    viewers: HashSet<Uuid>,
+}
+
+impl Room {
+    fn candidates(&self) -> Vec<offer::Candidate<'_>> {
+        self.video
+            .iter()
+            .map(|t| offer::Candidate {
+                name: &t.name,
+                profile: t.profile,
+                reordered: t.reordered.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}
+
+pub struct Hub {
+    socket: Arc<UdpSocket>,
+    local: SocketAddr,
+    candidates: Vec<Candidate>,
+    cert: DtlsCert,
+    max_viewers: usize,
+    viewers: HashMap<Uuid, Viewer>,
+    by_addr: HashMap<SocketAddr, Uuid>,
+    by_ufrag: HashMap<String, Uuid>,
+    rooms: HashMap<Uuid, Room>,
+    timers: BTreeSet<(Instant, Uuid)>,
+    keyframes: KeyframeRequests,
+    revocations: watch::Receiver<Arc<Revocations>>,
+    access: HashMap<Uuid, Access>,
+}
+
+pub struct Inputs {
+    pub commands: mpsc::Receiver<Command>,
+    pub packets: mpsc::Receiver<RtpMsg>,
+    pub control: mpsc::Receiver<RtpMsg>,
+}
+
+impl Hub {
+    pub fn new(
+        socket: UdpSocket,
+        candidates: Vec<Candidate>,
+        cert: DtlsCert,
+        max_viewers: usize,
+        revocations: watch::Receiver<Arc<Revocations>>,
+    ) -> std::io::Result<Self> {
+        let local = socket.local_addr()?;
+        Ok(Self {
+            socket: Arc::new(socket),
+            local,
+            candidates,
+            cert,
+            max_viewers,
+            viewers: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            rooms: HashMap::new(),
+            timers: BTreeSet::new(),
+            keyframes: KeyframeRequests::default(),
+            revocations,
+            access: HashMap::new(),
+        })
+    }
+
+    pub async fn run(mut self, mut inputs: Inputs) {
+        let mut buf = vec![0u8; 2048];
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+        let socket = self.socket.clone();
+        loop {
+            let next = self
+                .timers
+                .first()
+                .map(|(at, _)| *at)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                biased;
+                cmd = inputs.commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                Some(msg) = inputs.control.recv() => self.rtp(msg),
+                received = socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => self.datagram(&buf[..n], source),
+                    Err(e) => tracing::debug!("webrtc socket: {e}"),
+                },
+                Some(msg) = inputs.packets.recv() => {
+                    self.rtp(msg);
+                    // Take what queued meanwhile in one go, but let the
+                    // socket in between bursts.
+                    for _ in 0..64 {
+                        match inputs.packets.try_recv() {
+                            Ok(msg) => self.rtp(msg),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(next.into()) => self.timeouts(Instant::now()),
+                _ = housekeeping.tick() => self.housekeeping(Instant::now()),
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join {
+                classroom,
+                offer,
+                facts,
+                want,
+                access,
+                reply,
+            } => {
+                let joined = self.join(classroom, &offer, facts, want);
+                if let (Ok(joined), Some(access)) = (&joined, access) {
+                    self.access.insert(joined.session, access);
+                }
+                let _ = reply.send(joined);
+            }
+            Command::Trickle {
+                classroom,
+                session,
+                candidates,
+                reply,
+            } => {
+                let Some(viewer) = self.viewer_in(classroom, session) else {
+                    let _ = reply.send(false);
+                    return;
+                };
+                for line in candidates {
+                    match Candidate::from_sdp_string(&line) {
+                        Ok(candidate) => viewer.rtc.add_remote_candidate(candidate),
+                        Err(e) => tracing::debug!("trickled candidate refused: {e}"),
+                    }
+                }
+                let _ = reply.send(true);
+                self.flush(session);
+            }
+            Command::Leave {
+                classroom,
+                session,
+                reply,
+            } => {
+                let known = self.viewer_in(classroom, session).is_some();
+                if known {
+                    self.remove(session, "left");
+                }
+                let _ = reply.send(known);
+            }
+        }
+    }
+
+    fn viewer_in(&mut self, classroom: Uuid, session: Uuid) -> Option<&mut Viewer> {
+        self.viewers
+            .get_mut(&session)
+            .filter(|v| v.classroom == classroom)
+    }
+
+    fn join(
+        &mut self,
+        classroom: Uuid,
+        sdp: &str,
+        facts: OfferFacts,
+        want: Want,
+    ) -> Result<Joined, JoinError> {
+        let room = self
+            .rooms
+            .get(&classroom)
+            .filter(|r| r.live)
+            .ok_or(JoinError::NotLive)?;
+        if self.viewers.len() >= self.max_viewers {
+            return Err(JoinError::Full);
+        }
+        let rank = offer::choose(&facts, &room.candidates(), &want)?;
+        let rendition = rank.map_or_else(|| "audio".to_string(), |r| room.video[r].name.clone());
+        let now = Instant::now();
+        let (viewer, answer) = Viewer::answer(
+            classroom,
+            sdp,
+            facts,
+            rank,
+            &self.candidates,
+            &self.cert,
+            now,
+        )
+        .map_err(JoinError::Offer)?;
+        let session = viewer.id;
+        self.by_ufrag.insert(viewer.ufrag.clone(), session);
+        if let Some(timeout) = viewer.timeout {
+            self.timers.insert((timeout, session));
+        }
+        self.viewers.insert(session, viewer);
+        if let Some(room) = self.rooms.get_mut(&classroom) {
+            room.viewers.insert(session);
+        }
+        metrics::gauge!("classcast_webrtc_viewers").set(self.viewers.len() as f64);
+        // No keyframe is asked for yet: one made before the viewer has
+        // connected would be lost to it, and the next would wait out the
+        // coalescing second. Its first packet, once connected, asks.
+        Ok(Joined {
+            session,
+            answer,
+            rendition,
+        })
+    }
+
+    fn datagram(&mut self, data: &[u8], source: SocketAddr) {
+        let session = match self.by_addr.get(&source) {
+            Some(id) => Some(*id),
+            None => self.stun_owner(data),
+        };
+        let Some(session) = session else {
+            metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
+            return;
+        };
+        let Ok(contents) = data.try_into() else {
+            metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
+            return;
+        };
+        let Some(viewer) = self.viewers.get_mut(&session) else {
+            return;
+        };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        if !viewer.rtc.accepts(&input) {
+            metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
+            return;
+        }
+        if let Err(e) = viewer.rtc.handle_input(input) {
+            tracing::debug!(viewer = %session, "input refused: {e}");
+        }
+        if !viewer.addrs.contains(&source) {
+            viewer.addrs.push(source);
+            self.by_addr.insert(source, session);
+        }
+        self.flush(session);
+    }
+
+    /// The viewer a STUN request is for, by the ufrag in its USERNAME
+    /// ("ours:theirs" in a request to us).
+    fn stun_owner(&self, data: &[u8]) -> Option<Uuid> {
+        let message = StunMessage::parse(data).ok()?;
+        let (a, b) = message.split_username()?;
+        self.by_ufrag
+            .get(a)
+            .or_else(|| self.by_ufrag.get(b))
+            .copied()
+    }
+
+    fn rtp(&mut self, msg: RtpMsg) {
+        match msg {
+            RtpMsg::Started {
+                classroom,
+                incarnation,
+                video,
+            } => self.started(classroom, incarnation, video),
+            RtpMsg::Ended {
+                classroom,
+                incarnation,
+            } => {
+                if let Some(room) = self.rooms.get_mut(&classroom)
+                    && room.incarnation == incarnation
+                {
+                    room.live = false;
+                }
+                self.keyframes.forget(classroom, incarnation);
+            }
+            RtpMsg::Packet {
+                classroom,
+                incarnation,
+                track,
+                packet,
+            } => self.packet(classroom, incarnation, track, &packet),
+        }
+    }
+
+    /// A new ladder replaces the room's renditions; every viewer moves to
+    /// the same-named rendition (or the best it can play) at its next
+    /// keyframe.
+    fn started(&mut self, classroom: Uuid, incarnation: u64, video: Vec<VideoTrackInfo>) {
+        let room = self.rooms.entry(classroom).or_insert_with(|| Room {
+            incarnation,
+            live: true,
+            video: Vec::new(),
+            viewers: HashSet::new(),
+        });
+        if incarnation < room.incarnation {
+            return; // a late start of an older ladder
+        }
+        tracing::debug!(%classroom, incarnation, renditions = ?video.iter().map(|t| (&t.name, t.profile)).collect::<Vec<_>>(), "ladder packetizing");
+        let previous: Vec<String> = room.video.iter().map(|t| t.name.clone()).collect();
+        room.incarnation = incarnation;
+        room.live = true;
+        room.video = video;
+        let candidates = room.candidates();
+        for id in &room.viewers {
+            let Some(viewer) = self.viewers.get_mut(id) else {
+                continue;
+            };
+            let Some(rank) = viewer.rank else {
+                continue;
+            };
+            let want = previous
+                .get(rank)
+                .map_or(Want::Best, |name| Want::Named(name.clone()));
+            viewer.rank = offer::choose(&viewer.facts, &candidates, &want)
+                .ok()
+                .flatten()
+                .or(Some(0));
+        }
+    }
+
+    fn packet(&mut self, classroom: Uuid, incarnation: u64, track: Track, packet: &RtpPacket) {
+        let Some(room) = self.rooms.get(&classroom) else {
+            return;
+        };
+        if room.incarnation != incarnation || !room.live {
+            return; // the tail of a ladder that was replaced
+        }
+        let rendition = match track {
+            Track::Video(rank) => Some(rank),
+            Track::Audio => None,
+        };
+        let profile = rendition.and_then(|r| room.video.get(r)).map(|t| t.profile);
+        let mut sent = Vec::new();
+        let mut want_keyframe = false;
+        for id in &room.viewers {
+            let Some(viewer) = self.viewers.get_mut(id) else {
+                continue;
+            };
+            if !viewer.connected {
+                continue;
+            }
+            let (out, pt) = match (track, profile) {
+                (Track::Video(rank), Some(profile)) if viewer.rank == Some(rank) => {
+                    let pt = viewer.h264_pt(profile);
+                    (viewer.video.as_mut(), pt)
+                }
+                (Track::Audio, _) => (viewer.audio.as_mut(), viewer.opus_pt),
+                _ => continue,
+            };
+            let (Some(out), Some(pt)) = (out, pt) else {
+                continue;
+            };
+            let Some((seq, ts)) = out.rw.forward((incarnation, rendition), packet) else {
+                want_keyframe |= out.rw.waiting_for_keyframe();
+                continue;
+            };
+            let mid = out.mid;
+            viewer.write(mid, pt, seq, ts, packet);
+            sent.push(*id);
+        }
+        if want_keyframe && let Some(rank) = rendition {
+            self.ask_keyframe(classroom, rank, packet.arrived);
+        }
+        for id in sent {
+            self.flush(id);
+        }
+    }
+
+    /// Asks a transcoded rendition's encoder for a keyframe, at most once a
+    /// second however many viewers wait. The camera's own rendition cannot
+    /// be asked: its viewers wait for the camera's next keyframe.
+    fn ask_keyframe(&mut self, classroom: Uuid, rank: usize, now: Instant) {
+        let Some(room) = self.rooms.get(&classroom) else {
+            return;
+        };
+        let Some(keyframer) = room.video.get(rank).and_then(|t| t.keyframer.as_ref()) else {
+            return;
+        };
+        if self
+            .keyframes
+            .allow((classroom, room.incarnation, rank), now)
+        {
+            keyframer.request();
+            metrics::counter!("classcast_webrtc_keyframe_requests_total").increment(1);
+        }
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(viewer) = self.viewers.get_mut(&id) {
+                viewer.timeout = None;
+                if let Err(e) = viewer.rtc.handle_input(Input::Timeout(now)) {
+                    tracing::debug!(viewer = %id, "timeout: {e}");
+                }
+                self.flush(id);
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        let stale: Vec<Uuid> = self
+            .viewers
+            .values()
+            .filter(|v| !v.connected && now.duration_since(v.created) > CONNECT_TIMEOUT)
+            .map(|v| v.id)
+            .collect();
+        for id in stale {
+            self.remove(id, "never connected");
+        }
+        if self.revocations.has_changed().unwrap_or(false) {
+            let revocations = self.revocations.borrow_and_update().clone();
+            let revoked: Vec<Uuid> = self
+                .access
+                .iter()
+                .filter(|(_, access)| access.revoked(&revocations))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in revoked {
+                metrics::counter!("classcast_webrtc_viewers_revoked_total").increment(1);
+                self.remove(id, "access revoked");
+            }
+        }
+        self.rooms.retain(|_, r| r.live || !r.viewers.is_empty());
+    }
+
+    /// Sends what a viewer's connection produced and acts on its events.
+    fn flush(&mut self, id: Uuid) {
+        let Some(viewer) = self.viewers.get_mut(&id) else {
+            return;
+        };
+        let before = viewer.timeout;
+        let drained = viewer.drain();
+        if before != viewer.timeout {
+            if let Some(before) = before {
+                self.timers.remove(&(before, id));
+            }
+            if let Some(after) = viewer.timeout {
+                self.timers.insert((after, id));
+            }
+        }
+        for (destination, contents) in &drained.transmits {
+            // Never wait on the socket: a full send buffer loses this
+            // packet for this viewer, and NACKs or the next keyframe heal it.
+            if self.socket.try_send_to(contents, *destination).is_err() {
+                metrics::counter!("classcast_webrtc_send_dropped_total").increment(1);
+            }
+        }
+        let mut gone = drained.failed;
+        for event in drained.events {
+            match event {
+                Event::Connected => {
+                    tracing::debug!(viewer = %id, "connected");
+                    if let Some(viewer) = self.viewers.get_mut(&id) {
+                        viewer.connected = true;
+                    }
+                }
+                Event::MediaAdded(added) => {
+                    if let Some(viewer) = self.viewers.get_mut(&id) {
+                        viewer.media_added(&added);
+                    }
+                }
+                Event::IceConnectionStateChange(IceConnectionState::Disconnected)
+                | Event::Closed => gone = true,
+                Event::KeyframeRequest(_) => {
+                    let target = self
+                        .viewers
+                        .get(&id)
+                        .and_then(|v| v.rank.map(|r| (v.classroom, r)));
+                    if let Some((classroom, rank)) = target {
+                        self.ask_keyframe(classroom, rank, Instant::now());
+                    }
+                }
+                Event::MediaEgressStats(stats) if self.lossy(id, &stats) => {
+                    gone = true;
+                }
+                _ => {}
+            }
+        }
+        if gone {
+            self.remove(id, "disconnected");
+        }
+    }
+
+    /// Counts heavy-loss reports on a viewer's video; after a few in a row
+    /// it moves down a rendition. True when there is none left below.
+    fn lossy(&mut self, id: Uuid, stats: &str0m::stats::MediaEgressStats) -> bool {
+        let Some(viewer) = self.viewers.get_mut(&id) else {
+            return false;
+        };
+        if viewer.video.as_ref().is_none_or(|v| v.mid != stats.mid) {
+            return false;
+        }
+        if stats.loss.is_none_or(|loss| loss < HEAVY_LOSS) {
+            viewer.lossy_reports = 0;
+            return false;
+        }
+        viewer.lossy_reports += 1;
+        if viewer.lossy_reports < LOSSY_REPORTS {
+            return false;
+        }
+        viewer.lossy_reports = 0;
+        let Some(room) = self.rooms.get(&viewer.classroom) else {
+            return false;
+        };
+        let lower = viewer
+            .rank
+            .and_then(|rank| offer::step_down(&viewer.facts, &room.candidates(), rank));
+        match lower {
+            Some(lower) => {
+                tracing::info!(viewer = %id, rendition = %room.video[lower].name, "network cannot keep up: moving down");
+                metrics::counter!("classcast_webrtc_viewers_moved_down_total").increment(1);
+                viewer.rank = Some(lower);
+                let classroom = viewer.classroom;
+                self.ask_keyframe(classroom, lower, Instant::now());
+                false
+            }
+            None => {
+                metrics::counter!("classcast_webrtc_viewers_dropped_total").increment(1);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, id: Uuid, why: &str) {
+        let Some(mut viewer) = self.viewers.remove(&id) else {
+            return;
+        };
+        tracing::debug!(viewer = %id, "viewer gone: {why}");
+        viewer.rtc.disconnect();
+        // Say goodbye (DTLS close) if there is anything to say.
+        for (destination, contents) in viewer.drain().transmits {
+            let _ = self.socket.try_send_to(&contents, destination);
+        }
+        if let Some(at) = viewer.timeout {
+            self.timers.remove(&(at, id));
+        }
+        for addr in &viewer.addrs {
+            self.by_addr.remove(addr);
+        }
+        self.by_ufrag.remove(&viewer.ufrag);
+        self.access.remove(&id);
+        if let Some(room) = self.rooms.get_mut(&viewer.classroom) {
+            room.viewers.remove(&id);
+        }
+        metrics::gauge!("classcast_webrtc_viewers").set(self.viewers.len() as f64);
+    }
+}
