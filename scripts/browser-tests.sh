@@ -14,6 +14,7 @@ free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.
 port=$(free_port SOCK_STREAM)
 rtmp_port=$(free_port SOCK_STREAM)
 srt_port=$(free_port SOCK_DGRAM)
+webrtc_port=$(free_port SOCK_DGRAM)
 playback_ttl=20
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
 export CLASSCAST_SCREENSHOT_DIR="${CLASSCAST_SCREENSHOT_DIR:-$PWD/web/test-output/screenshots}"
@@ -28,6 +29,7 @@ CLASSCAST_SSO__REDIRECT_URL="http://127.0.0.1:$port/api/sso/callback" \
 CLASSCAST_HTTP__ADDR="127.0.0.1:$port" CLASSCAST_AUTH__ENABLED=true \
 CLASSCAST_AUTH__PLAYBACK_TTL_SECONDS=$playback_ttl CLASSCAST_LIVE__GRACE_SECONDS=3 \
 CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:$rtmp_port" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
+CLASSCAST_WEBRTC__UDP_ADDR="127.0.0.1:$webrtc_port" \
 CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
   ./target/debug/classcast serve > "$media/server.log" 2>&1 &
 server=$!
@@ -55,6 +57,7 @@ echo "$admin_password" | ./target/debug/classcast admin create --username 教务
 export CLASSCAST_ADMIN=教务处管理员 CLASSCAST_ADMIN_PASSWORD="$admin_password" CLASSCAST_PLAYBACK_TTL=$playback_ttl
 cd web
 node --test tests/watch.test.mjs || fail
+node --test tests/whep.test.mjs || fail
 node --test tests/admin_pages.test.mjs || fail
 CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs || fail
 echo "screenshots: $CLASSCAST_SCREENSHOT_DIR ($(ls "$CLASSCAST_SCREENSHOT_DIR" | wc -l) files)"

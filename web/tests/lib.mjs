@@ -28,6 +28,9 @@ export function launch() {
       '--disable-component-update',
       '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
+      // The test server's WebRTC (WHEP) candidates are on 127.0.0.1, which
+      // Chromium leaves out of peer connections unless told.
+      '--allow-loopback-in-peer-connection',
     ],
   });
 }

@@ -74,6 +74,60 @@ export async function request(method, path, body) {
   return data;
 }
 
+/**
+ * WHEP (WebRTC playback, RFC 9725) for a live classroom: posts the SDP
+ * offer, gives back {sdp, location, rendition}. The session cookie goes
+ * along by itself; `token` is the playback token for viewers without one.
+ * Failures are ApiErrors like the JSON API's, with `retryAfter` (seconds)
+ * when the server says when to ask again (409 not live, 503 full).
+ */
+export async function whepOffer(classroomId, sdp, { rendition, token } = {}) {
+  const path = `/whep/${encodeURIComponent(classroomId)}${query({ rendition, token })}`;
+  const headers = { 'Content-Type': 'application/sdp', Accept: 'application/sdp', 'Accept-Language': language() };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, { method: 'POST', headers, body: sdp, cache: 'no-store', credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(0, null, { offline: true });
+  }
+  const text = await response.text().catch(() => '');
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+    const error = new ApiError(response.status, data);
+    const retryAfter = Number(response.headers.get('Retry-After'));
+    error.retryAfter = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
+    throw error;
+  }
+  const location = response.headers.get('Location');
+  return {
+    sdp: text,
+    // Relative to the POST, as WHEP allows.
+    location: location ? new URL(location, new URL(path, window.location.href)).href : null,
+    rendition: response.headers.get('Classcast-Rendition'),
+  };
+}
+
+/**
+ * Ends a WHEP session (its Location). `keepalive` lets it outlive the page,
+ * for pagehide. Never throws: an ended page cannot do anything about it,
+ * and the server times out sessions whose browser went quiet anyway.
+ */
+export async function whepEnd(location, { keepalive = false } = {}) {
+  const headers = { 'Accept-Language': language() };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  try {
+    await fetch(location, { method: 'DELETE', headers, keepalive, credentials: 'same-origin' });
+  } catch {
+    /* see above */
+  }
+}
+
 /** `{a: 1, b: null}` → "?a=1", leaving out empty values. */
 export function query(params) {
   const search = new URLSearchParams();
