@@ -7,6 +7,7 @@ pub const INGEST_TEST: &str = include_str!("../pipelines/ingest-test.pipeline");
 pub const INGEST_SLATE: &str = include_str!("../pipelines/ingest-slate.pipeline");
 pub const INGEST_RTSP: &str = include_str!("../pipelines/ingest-rtsp.pipeline");
 pub const INGEST_PUSHED: &str = include_str!("../pipelines/ingest-pushed.pipeline");
+pub const INGEST_WHIP: &str = include_str!("../pipelines/ingest-whip.pipeline");
 pub const INGEST_VIDEO: &str = include_str!("../pipelines/ingest-video.pipeline");
 pub const INGEST_AUDIO: &str = include_str!("../pipelines/ingest-audio.pipeline");
 pub const LADDER: &str = include_str!("../pipelines/ladder.pipeline");

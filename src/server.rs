@@ -119,7 +119,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (revocations_tx, revocations) = tokio::sync::watch::channel(Arc::new(
         crate::catalog::accounts::revocations::load(&db).await?,
     ));
-    let (webrtc, rtp) = crate::webrtc::WebRtc::start(&config.webrtc, revocations.clone())?;
+    let (webrtc, rtp) = crate::webrtc::WebRtc::start(
+        &config.webrtc,
+        revocations.clone(),
+        config.segment_duration(),
+    )?;
     let (gate, publish_requests) = crate::ingest::gate::channel();
     let live = Live::start(
         LiveContext {
@@ -134,7 +138,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
 
     tokio::spawn(crate::ingest::rtmp::serve(rtmp, gate.clone()));
-    tokio::spawn(crate::ingest::srt::serve(srt_listener, srt_incoming, gate));
+    tokio::spawn(crate::ingest::srt::serve(
+        srt_listener,
+        srt_incoming,
+        gate.clone(),
+    ));
 
     let playback = crate::auth::playback::PlaybackKey::new(
         crate::catalog::accounts::secrets::shared_secret(&db, "playback_key").await?,
@@ -160,6 +168,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             std::time::Duration::from_millis(config.auth.hash_wait_ms),
         ),
         webrtc: Some(webrtc.clone()),
+        ingest: gate.clone(),
     };
     if !config.auth.enabled {
         tracing::warn!(

@@ -82,7 +82,7 @@ async fn app(configure: impl FnOnce(&mut Config)) -> App {
     .await
     .unwrap();
     // Nobody publishes here: the gate's listener side is simply dropped.
-    let (_gate, publish_requests) = classcast::ingest::gate::channel();
+    let (gate, publish_requests) = classcast::ingest::gate::channel();
     let live = Live::start(
         LiveContext {
             db: db.clone(),
@@ -107,6 +107,7 @@ async fn app(configure: impl FnOnce(&mut Config)) -> App {
         revocations,
         hashing: classcast::auth::password::HashingSlots::new(2, Duration::from_secs(2)),
         webrtc: None,
+        ingest: gate,
     };
     App {
         state,

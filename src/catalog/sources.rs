@@ -17,11 +17,13 @@ pub enum SourceKind {
     Rtmp,
     Srt,
     Test,
+    /// WebRTC-HTTP ingest (RFC 9725): a browser, OBS 30+ or an encoder.
+    Whip,
 }
 
 impl SourceKind {
     pub fn is_pushed(self) -> bool {
-        matches!(self, SourceKind::Rtmp | SourceKind::Srt)
+        matches!(self, SourceKind::Rtmp | SourceKind::Srt | SourceKind::Whip)
     }
 }
 
@@ -75,14 +77,15 @@ pub struct SourceView {
 /// ffmpeg and SRT callers take one URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Publish {
-    /// `rtmp://HOST:PORT/live` or `srt://HOST:PORT`.
+    /// `rtmp://HOST:PORT/live`, `srt://HOST:PORT` or `http://HOST:PORT/whip`.
     pub server_url: String,
     /// RTMP: the stream key to put after the server URL.
     pub stream_key: String,
     /// SRT: the stream id callers send (`publish:KEY`).
     pub stream_id: Option<String>,
     /// The whole URL, for ffmpeg: `rtmp://HOST:PORT/live/KEY` or
-    /// `srt://HOST:PORT?streamid=publish:KEY`.
+    /// `srt://HOST:PORT?streamid=publish:KEY`; for WHIP devices that cannot
+    /// send a Bearer token, `http://HOST:PORT/whip/KEY`.
     pub url: String,
 }
 
@@ -94,6 +97,7 @@ pub fn publish_urls(
     host: &str,
     rtmp_port: u16,
     srt_port: u16,
+    http_port: u16,
 ) -> Option<Publish> {
     let key = key?;
     match kind {
@@ -114,6 +118,16 @@ pub fn publish_urls(
                 server_url,
                 stream_key: key.to_string(),
                 stream_id: Some(stream_id),
+            })
+        }
+        SourceKind::Whip => {
+            // OBS takes the server URL and the key as its Bearer token.
+            let server_url = format!("http://{host}:{http_port}/whip");
+            Some(Publish {
+                url: format!("{server_url}/{key}"),
+                server_url,
+                stream_key: key.to_string(),
+                stream_id: None,
             })
         }
         SourceKind::Rtsp | SourceKind::Test => None,
@@ -384,17 +398,28 @@ mod tests {
 
     #[test]
     fn publish_urls_are_what_obs_and_ffmpeg_ask_for() {
-        let rtmp = publish_urls(SourceKind::Rtmp, Some("abc23"), "class.example", 1935, 8890)
-            .expect("rtmp publishes");
+        let rtmp = publish_urls(
+            SourceKind::Rtmp,
+            Some("abc23"),
+            "class.example",
+            1935,
+            8890,
+            8080,
+        )
+        .expect("rtmp publishes");
         assert_eq!(rtmp.server_url, "rtmp://class.example:1935/live");
         assert_eq!(rtmp.stream_key, "abc23");
         assert_eq!(rtmp.url, "rtmp://class.example:1935/live/abc23");
-        let srt = publish_urls(SourceKind::Srt, Some("abc23"), "[::1]", 1935, 8890)
+        let srt = publish_urls(SourceKind::Srt, Some("abc23"), "[::1]", 1935, 8890, 8080)
             .expect("srt publishes");
         assert_eq!(srt.server_url, "srt://[::1]:8890");
         assert_eq!(srt.stream_id.as_deref(), Some("publish:abc23"));
         assert_eq!(srt.url, "srt://[::1]:8890?streamid=publish:abc23");
-        assert_eq!(publish_urls(SourceKind::Rtsp, None, "h", 1, 2), None);
+        let whip = publish_urls(SourceKind::Whip, Some("abc23"), "class.example", 1, 2, 8080)
+            .expect("whip publishes");
+        assert_eq!(whip.server_url, "http://class.example:8080/whip");
+        assert_eq!(whip.url, "http://class.example:8080/whip/abc23");
+        assert_eq!(publish_urls(SourceKind::Rtsp, None, "h", 1, 2, 3), None);
     }
 
     #[test]

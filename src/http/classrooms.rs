@@ -91,6 +91,7 @@ fn source_view(state: &AppState, headers: &HeaderMap, source: Source) -> SourceV
         &host,
         state.config.ingest.rtmp_addr.port(),
         state.config.ingest.srt_addr.port(),
+        state.config.http.addr.port(),
     );
     SourceView {
         publish,

@@ -119,6 +119,9 @@ pub enum ApiError {
     /// WHEP: the body is not an SDP offer str0m can read.
     #[error("invalid offer: {0}")]
     BadOffer(String),
+    /// WHIP: the ingest gate did not let this publisher in.
+    #[error("publish refused: {0}")]
+    PublishRefused(crate::ingest::gate::Refusal),
     /// WHEP: a well-formed offer that cannot play this lesson.
     #[error("offer cannot play: {0}")]
     Unplayable(String),
@@ -250,6 +253,23 @@ impl IntoResponse for ApiError {
                 (StatusCode::FORBIDDEN, reason.code(), None, BTreeMap::new())
             }
             ApiError::NotLive(_) => (StatusCode::CONFLICT, "not_live", None, BTreeMap::new()),
+            ApiError::PublishRefused(refusal) => {
+                use crate::ingest::gate::Refusal;
+                let (status, code) = match refusal {
+                    Refusal::UnknownKey => (StatusCode::UNAUTHORIZED, "unknown_stream_key"),
+                    Refusal::Disabled => (StatusCode::FORBIDDEN, "source_disabled"),
+                    Refusal::WrongProtocol(_) => (StatusCode::FORBIDDEN, "wrong_source_kind"),
+                    Refusal::Busy => (StatusCode::CONFLICT, "classroom_busy"),
+                    Refusal::Pipeline(detail) => {
+                        tracing::error!("WHIP ingest did not start: {detail}");
+                        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                    }
+                    Refusal::Unavailable => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "classroom_unavailable")
+                    }
+                };
+                (status, code, None, BTreeMap::new())
+            }
             ApiError::WebRtcOff => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "webrtc_off",

@@ -66,7 +66,7 @@ pub fn router() -> Router<AppState> {
 
 /// Paths under the media routes (`/live`, `/vod`): never the UI's page.
 pub fn is_media_path(path: &str) -> bool {
-    ["/live", "/vod", "/whep"]
+    ["/live", "/vod", "/whep", "/whip"]
         .iter()
         .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
 }

@@ -19,6 +19,7 @@ pub mod sso;
 pub mod tokens;
 pub mod users;
 pub mod whep;
+pub mod whip;
 
 use std::sync::Arc;
 
@@ -51,8 +52,10 @@ pub struct AppState {
     pub revocations: tokio::sync::watch::Receiver<Arc<crate::auth::playback::Revocations>>,
     /// Password hashes run here, a few at a time.
     pub hashing: crate::auth::password::HashingSlots,
-    /// WebRTC playback; None where it is not started (some tests).
+    /// WebRTC playback and publishing; None where it is not started (some tests).
     pub webrtc: Option<crate::webrtc::WebRtc>,
+    /// Where WHIP publishers ask to be let in, like RTMP and SRT ones.
+    pub ingest: crate::ingest::gate::Gate,
 }
 
 #[derive(OpenApi)]
@@ -125,7 +128,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             body_limit::limit,
         ));
-    let media = media::router().merge(whep::router().layer(body_limit));
+    let media = media::router()
+        .merge(whep::router().layer(body_limit))
+        .merge(whip::router().layer(body_limit));
     Router::new()
         .merge(api)
         .merge(media)
@@ -203,9 +208,9 @@ async fn with_language(request: Request, next: Next) -> Response {
 async fn cors_for_players(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let is_media = media::is_media_path(path);
-    // WHEP players on other sites post offers and end sessions; they carry
-    // a playback token or Bearer, never a cookie (the origin is `*`).
-    let is_whep = path.starts_with("/whep/");
+    // WHEP players and WHIP publishers on other sites post offers and end
+    // sessions; they carry a token or Bearer, never a cookie (origin `*`).
+    let is_whep = path.starts_with("/whep/") || path == "/whip" || path.starts_with("/whip/");
     if is_media && request.method() == axum::http::Method::OPTIONS {
         let (methods, allowed) = if is_whep {
             (

@@ -17,6 +17,7 @@ const GATE_QUEUE: usize = 256;
 pub enum Protocol {
     Rtmp,
     Srt,
+    Whip,
 }
 
 impl Protocol {
@@ -24,6 +25,7 @@ impl Protocol {
         match self {
             Protocol::Rtmp => "rtmp",
             Protocol::Srt => "srt",
+            Protocol::Whip => "whip",
         }
     }
 }
@@ -49,8 +51,11 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Admitted {
     pub classroom_id: Uuid,
-    /// Where the feed's bytes go (FLV or MPEG-TS, as the request's caps say).
+    /// Where the feed's bytes go (FLV or MPEG-TS, as the request's caps
+    /// say), or a WHIP feed's H.264 access units.
     pub input: gstreamer_app::AppSrc,
+    /// A WHIP feed's Opus packets.
+    pub input_audio: Option<gstreamer_app::AppSrc>,
 }
 
 #[derive(Debug)]

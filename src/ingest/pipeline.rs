@@ -36,10 +36,26 @@ pub enum IngestSpec {
     },
     /// Bytes pushed by the RTMP (as FLV) or SRT (as MPEG-TS) servers.
     Pushed { caps: &'static str },
+    /// Frames a WHIP publisher sent, depacketized by the WebRTC hub: H.264
+    /// access units on `input`, Opus packets on `input_audio`.
+    Whip,
 }
 
 pub const FLV_CAPS: &str = "video/x-flv";
 pub const MPEGTS_CAPS: &str = "video/mpegts,systemstream=true";
+/// What the WHIP listener pushes: frames on two inputs, not one byte stream.
+pub const WHIP_CAPS: &str = "video/x-h264+audio/x-opus";
+
+impl IngestSpec {
+    /// The ingest for what a push listener sends, by the caps it named.
+    pub fn pushed(caps: &'static str) -> Self {
+        if caps == WHIP_CAPS {
+            IngestSpec::Whip
+        } else {
+            IngestSpec::Pushed { caps }
+        }
+    }
+}
 
 impl IngestSpec {
     fn description(&self) -> Result<String, IngestError> {
@@ -90,6 +106,7 @@ impl IngestSpec {
             IngestSpec::Pushed { caps } => {
                 pipelines::fill(pipelines::INGEST_PUSHED, &[("caps", caps)])?
             }
+            IngestSpec::Whip => pipelines::INGEST_WHIP.to_string(),
         };
         Ok(text)
     }
@@ -99,6 +116,7 @@ impl IngestSpec {
 pub struct IngestPipeline {
     _running: RunningPipeline,
     input: Option<gst_app::AppSrc>,
+    input_audio: Option<gst_app::AppSrc>,
 }
 
 impl IngestPipeline {
@@ -163,26 +181,36 @@ impl IngestPipeline {
             });
         }
 
-        let input = pipeline
-            .by_name("input")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        let appsrc = |name: &str| {
+            pipeline
+                .by_name(name)
+                .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        };
+        let input = appsrc("input");
+        let input_audio = appsrc("input_audio");
         let running = RunningPipeline::start(pipeline, incarnation, Stage::Ingest, reports)?;
         Ok(Self {
             _running: running,
             input,
+            input_audio,
         })
     }
 
-    /// Where pushed bytes go (RTMP, SRT).
+    /// Where pushed bytes go (RTMP, SRT), or a WHIP feed's video.
     pub fn input(&self) -> Option<gst_app::AppSrc> {
         self.input.clone()
+    }
+
+    /// A WHIP feed's audio.
+    pub fn input_audio(&self) -> Option<gst_app::AppSrc> {
+        self.input_audio.clone()
     }
 }
 
 impl Drop for IngestPipeline {
     fn drop(&mut self) {
         // A pushed feed's parser flushes what it has; the pipeline stops after.
-        if let Some(input) = &self.input {
+        for input in [&self.input, &self.input_audio].into_iter().flatten() {
             let _ = input.end_of_stream();
         }
     }

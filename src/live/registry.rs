@@ -281,7 +281,9 @@ impl Registry {
             }
             let accepts = matches!(
                 (source.kind, request.protocol),
-                (SourceKind::Rtmp, Protocol::Rtmp) | (SourceKind::Srt, Protocol::Srt)
+                (SourceKind::Rtmp, Protocol::Rtmp)
+                    | (SourceKind::Srt, Protocol::Srt)
+                    | (SourceKind::Whip, Protocol::Whip)
             );
             if !accepts {
                 return Err(Refusal::WrongProtocol(request.protocol));

@@ -11,6 +11,7 @@
 pub mod forward;
 pub mod hub;
 pub mod offer;
+pub mod publisher;
 mod viewer;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
@@ -47,6 +48,7 @@ impl WebRtc {
     pub fn start(
         config: &WebRtcConfig,
         revocations: tokio::sync::watch::Receiver<Arc<Revocations>>,
+        publisher_gop: std::time::Duration,
     ) -> anyhow::Result<(Self, RtpIntake)> {
         static CRYPTO: Once = Once::new();
         CRYPTO.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
@@ -62,7 +64,14 @@ impl WebRtc {
             .dtls_provider
             .generate_certificate()
             .context("making the DTLS certificate")?;
-        let hub = hub::Hub::new(socket, candidates, cert, config.max_viewers, revocations)?;
+        let hub = hub::Hub::new(
+            socket,
+            candidates,
+            cert,
+            config.max_viewers,
+            revocations,
+            publisher_gop,
+        )?;
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let (packets, packets_rx) = mpsc::channel(PACKET_QUEUE);
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
@@ -112,6 +121,39 @@ impl WebRtc {
             candidates,
             reply,
         };
+        self.commands.send(cmd).await.is_ok() && known.await.unwrap_or(false)
+    }
+
+    /// Answers a WHIP publisher's offer for the ingest the gate admitted.
+    pub async fn publish(
+        &self,
+        offer: String,
+        admitted: crate::ingest::gate::Admitted,
+    ) -> Result<Joined, JoinError> {
+        let (reply, answer) = oneshot::channel();
+        let cmd = hub::Command::Publish {
+            offer,
+            admitted,
+            reply,
+        };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| JoinError::Stopped)?;
+        answer.await.map_err(|_| JoinError::Stopped)?
+    }
+
+    /// Whether `session` is a WHIP publish in progress.
+    pub async fn is_publishing(&self, session: Uuid) -> bool {
+        let (reply, known) = oneshot::channel();
+        let cmd = hub::Command::IsPublishing { session, reply };
+        self.commands.send(cmd).await.is_ok() && known.await.unwrap_or(false)
+    }
+
+    /// Ends a WHIP publish; false for an unknown one.
+    pub async fn unpublish(&self, session: Uuid) -> bool {
+        let (reply, known) = oneshot::channel();
+        let cmd = hub::Command::Unpublish { session, reply };
         self.commands.send(cmd).await.is_ok() && known.await.unwrap_or(false)
     }
 

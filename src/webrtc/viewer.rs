@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::forward::Rewriter;
 use super::offer::OfferFacts;
+use super::publisher::Publishing;
 use crate::transcode::rtp::{H264Profile, RtpPacket};
 
 /// One outgoing stream.
@@ -42,6 +43,10 @@ pub struct Viewer {
     /// Consecutive stats reports with heavy loss.
     pub lossy_reports: u32,
     pub opus_pt: Option<Pt>,
+    /// A WHIP publisher (it sends, it does not watch), and when it was
+    /// last asked for a keyframe.
+    pub publishing: Option<Publishing>,
+    pub last_keyframe_request: Option<Instant>,
 }
 
 /// What draining a viewer's output found.
@@ -63,10 +68,13 @@ impl Viewer {
         candidates: &[Candidate],
         cert: &DtlsCert,
         now: Instant,
+        publishing: Option<Publishing>,
     ) -> Result<(Self, String), String> {
+        // Viewers are handed finished packets (RTP mode); a publisher's
+        // packets are depacketized into frames by str0m.
         let mut rtc = RtcConfig::new()
             .set_ice_lite(true)
-            .set_rtp_mode(true)
+            .set_rtp_mode(publishing.is_none())
             .set_dtls_cert(cert.clone())
             .clear_codecs()
             .enable_h264(true)
@@ -97,6 +105,8 @@ impl Viewer {
             addrs: Vec::new(),
             lossy_reports: 0,
             opus_pt: None,
+            publishing,
+            last_keyframe_request: None,
         };
         // The media the answer made are told of as events once connected.
         viewer.drain();
@@ -110,7 +120,9 @@ impl Viewer {
             rw: Rewriter::new(added.kind == MediaKind::Video, first_seq()),
         };
         match added.kind {
-            MediaKind::Video if self.video.is_none() && self.rank.is_some() => {
+            MediaKind::Video
+                if self.video.is_none() && (self.rank.is_some() || self.publishing.is_some()) =>
+            {
                 self.video = Some(out)
             }
             MediaKind::Audio if self.audio.is_none() => {
@@ -118,6 +130,23 @@ impl Viewer {
                 self.opus_pt = self.pt_for(MediaKind::Audio, |p| p.spec().codec == Codec::Opus);
             }
             _ => {}
+        }
+    }
+
+    /// Asks a publisher for a keyframe, at most once a second.
+    pub fn request_keyframe(&mut self, now: Instant) {
+        if self
+            .last_keyframe_request
+            .is_some_and(|at| now.saturating_duration_since(at) < super::forward::KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        self.last_keyframe_request = Some(now);
+        let mids: Vec<Mid> = self.video.iter().map(|v| v.mid).collect();
+        for mid in mids {
+            if let Some(mut writer) = self.rtc.writer(mid) {
+                let _ = writer.request_keyframe(None, str0m::media::KeyframeRequestKind::Pli);
+            }
         }
     }
 

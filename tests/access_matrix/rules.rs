@@ -173,6 +173,23 @@ pub const OTHER_TESTS: &[(&str, &str, &str)] = &[
         "/api/sso/callback",
         "web/tests/sign_in.test.mjs (OpenID Connect)",
     ),
+    // WHIP's credential is the source's stream key, not a role.
+    ("POST", "/whip", "tests/whip_publishes_a_lesson.rs"),
+    (
+        "POST",
+        "/whip/{stream_key}",
+        "tests/whip_publishes_a_lesson.rs",
+    ),
+    (
+        "PATCH",
+        "/whip/sessions/{session}",
+        "tests/whip_publishes_a_lesson.rs",
+    ),
+    (
+        "DELETE",
+        "/whip/sessions/{session}",
+        "tests/whip_publishes_a_lesson.rs",
+    ),
 ];
 
 /// Routes whose effect cannot be repeated per person (creating, deleting,
@@ -205,6 +222,10 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/whep/{id}"),
     ("PATCH", "/whep/{id}/{session}"),
     ("DELETE", "/whep/{id}/{session}"),
+    ("POST", "/whip"),
+    ("POST", "/whip/{stream_key}"),
+    ("PATCH", "/whip/sessions/{session}"),
+    ("DELETE", "/whip/sessions/{session}"),
 ];
 
 /// Routes open to everyone by design, each for its own reason.

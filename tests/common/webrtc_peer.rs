@@ -1,13 +1,15 @@
-//! A WHEP viewer built on aiortc, a WebRTC stack independent of the
-//! server's: runs `tests/peers/whep_play.py` from the venv that
-//! `make deps-test` installs and parses the one JSON line it prints. It
-//! reports what it decoded; judging it is the test's job.
+//! A WHEP viewer and a WHIP publisher built on aiortc, a WebRTC stack
+//! independent of the server's: they run `tests/peers/whep_play.py` and
+//! `tests/peers/whip_publish.py` from the venv that `make deps-test`
+//! installs and parse the one JSON line each prints. They report what they
+//! decoded or sent; judging it is the test's job.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// What the aiortc viewer saw. A refused POST carries only `status` and
 /// `body`; a played session carries the rest.
@@ -104,6 +106,74 @@ pub fn aiortc_play_spawn(
 /// Waits for a viewer from [`aiortc_play_spawn`]; it stops by itself (its
 /// own timeout, then DELETE). Panics with its stderr if it failed.
 pub fn aiortc_result(child: Child) -> AiortcPlay {
+    peer_report(child)
+}
+
+/// What the aiortc publisher did. A refused POST carries only `status` and
+/// `body`; a published session carries the rest.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AiortcPublish {
+    /// Status of the WHIP POST.
+    pub status: u16,
+    /// Response body of a refused POST (the JSON error).
+    pub body: Option<String>,
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    /// aiortc's connection state when publishing stopped, before the
+    /// DELETE: `connected` unless it never came up within 10 s of the
+    /// answer or the server dropped it (`failed`, `closed`).
+    pub connection_state: Option<String>,
+    /// From sending the POST to the connection being up.
+    pub connect_ms: Option<u64>,
+    /// Frames handed to aiortc's H.264 encoder (each different: a moving
+    /// pattern with the frame number drawn on it), 30 per second by default.
+    pub video_frames_sent: Option<u64>,
+    /// 20 ms frames of the 440 Hz sine handed to the Opus encoder.
+    pub audio_frames_sent: Option<u64>,
+    /// Status of the DELETE of `location`; absent when it could not be sent.
+    pub delete_status: Option<u16>,
+    pub delete_error: Option<String>,
+}
+
+/// Publishes to `url` (the full WHIP POST url: `{base}/whip` with the
+/// stream key as `bearer`, or `{base}/whip/{key}` with `None`) for `seconds`
+/// once connected, then ends the publish with DELETE. Blocks the calling
+/// thread.
+pub fn aiortc_publish(url: &str, bearer: Option<&str>, seconds: u32) -> AiortcPublish {
+    aiortc_publish_result(aiortc_publish_spawn(url, bearer, seconds))
+}
+
+/// Starts the publisher (640x360 at 30 fps of H.264, and Opus) and returns
+/// at once, so a test can watch the classroom while it publishes. Collect
+/// the result with [`aiortc_publish_result`].
+pub fn aiortc_publish_spawn(url: &str, bearer: Option<&str>, seconds: u32) -> Child {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/whip_publish.py");
+    let mut command = Command::new(peers_python());
+    command
+        .arg(script)
+        .args(["--url", url])
+        .args(["--seconds", &seconds.to_string()]);
+    if let Some(key) = bearer {
+        command.args(["--bearer", key]);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the aiortc peer starts (run make deps-test)")
+}
+
+/// Waits for a publisher from [`aiortc_publish_spawn`]; it stops by itself
+/// (`seconds` after connecting, or 10 s without connecting, then DELETE).
+/// Panics with its stderr if it failed.
+pub fn aiortc_publish_result(child: Child) -> AiortcPublish {
+    peer_report(child)
+}
+
+/// The last line the peer printed, parsed; panics with its stderr if it
+/// exited non-zero or printed something else.
+fn peer_report<T: DeserializeOwned>(child: Child) -> T {
     let output = child
         .wait_with_output()
         .expect("the aiortc peer can be waited for");

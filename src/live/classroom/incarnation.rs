@@ -128,9 +128,13 @@ impl Incarnation {
         self.ladder.as_ref().map_or(0, |l| l.shed_frames())
     }
 
-    /// Where a pushed feed's bytes go (RTMP, SRT).
+    /// Where a pushed feed's bytes go (RTMP, SRT; WHIP video).
     pub fn input(&self) -> Option<gstreamer_app::AppSrc> {
         self.ingest.as_ref().and_then(|i| i.input())
+    }
+
+    pub fn input_audio(&self) -> Option<gstreamer_app::AppSrc> {
+        self.ingest.as_ref().and_then(|i| i.input_audio())
     }
 
     /// Takes one video frame. `plan_for` decides the renditions when the

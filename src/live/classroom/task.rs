@@ -249,15 +249,15 @@ impl ClassroomTask {
                         .handle(Input::StartFailed { incarnation, error }, now);
                     return;
                 };
-                let spec = IngestSpec::Pushed { caps: waiting.caps };
+                let spec = IngestSpec::pushed(waiting.caps);
                 self.start(incarnation, Some(spec), false, now);
-                let answer = self
-                    .incarnations
-                    .get(&incarnation)
+                let started = self.incarnations.get(&incarnation);
+                let answer = started
                     .and_then(|i| i.input())
                     .map(|input| Admitted {
                         classroom_id: self.classroom.id,
                         input,
+                        input_audio: started.and_then(|i| i.input_audio()),
                     })
                     .ok_or_else(|| Refusal::Pipeline("the ingest has no input".into()));
                 let _ = waiting.reply.send(answer);

@@ -23,12 +23,16 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+mod fanout;
+
 use crate::auth::playback::Revocations;
 
 use super::forward::KeyframeRequests;
 use super::offer::{self, OfferFacts, Want};
+use super::publisher::Publishing;
 use super::viewer::Viewer;
-use crate::transcode::rtp::{RtpMsg, RtpPacket, Track, VideoTrackInfo};
+use crate::ingest::gate::Admitted;
+use crate::transcode::rtp::{RtpMsg, VideoTrackInfo};
 
 /// A viewer that has not completed ICE in this long is let go.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -54,6 +58,20 @@ pub enum Command {
     },
     Leave {
         classroom: Uuid,
+        session: Uuid,
+        reply: oneshot::Sender<bool>,
+    },
+    /// A WHIP publisher the ingest gate let in.
+    Publish {
+        offer: String,
+        admitted: Admitted,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    Unpublish {
+        session: Uuid,
+        reply: oneshot::Sender<bool>,
+    },
+    IsPublishing {
         session: Uuid,
         reply: oneshot::Sender<bool>,
     },
@@ -134,6 +152,8 @@ pub struct Hub {
     keyframes: KeyframeRequests,
     revocations: watch::Receiver<Arc<Revocations>>,
     access: HashMap<Uuid, Access>,
+    /// How often a WHIP publisher must send a keyframe: the HLS segment.
+    publisher_gop: Duration,
 }
 
 pub struct Inputs {
@@ -149,6 +169,7 @@ impl Hub {
         cert: DtlsCert,
         max_viewers: usize,
         revocations: watch::Receiver<Arc<Revocations>>,
+        publisher_gop: Duration,
     ) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         Ok(Self {
@@ -165,6 +186,7 @@ impl Hub {
             keyframes: KeyframeRequests::default(),
             revocations,
             access: HashMap::new(),
+            publisher_gop,
         })
     }
 
@@ -241,6 +263,30 @@ impl Hub {
                 let _ = reply.send(true);
                 self.flush(session);
             }
+            Command::Publish {
+                offer,
+                admitted,
+                reply,
+            } => {
+                let _ = reply.send(self.publish(&offer, admitted));
+            }
+            Command::IsPublishing { session, reply } => {
+                let known = self
+                    .viewers
+                    .get(&session)
+                    .is_some_and(|v| v.publishing.is_some());
+                let _ = reply.send(known);
+            }
+            Command::Unpublish { session, reply } => {
+                let known = self
+                    .viewers
+                    .get(&session)
+                    .is_some_and(|v| v.publishing.is_some());
+                if known {
+                    self.remove(session, "unpublished");
+                }
+                let _ = reply.send(known);
+            }
             Command::Leave {
                 classroom,
                 session,
@@ -258,7 +304,52 @@ impl Hub {
     fn viewer_in(&mut self, classroom: Uuid, session: Uuid) -> Option<&mut Viewer> {
         self.viewers
             .get_mut(&session)
-            .filter(|v| v.classroom == classroom)
+            .filter(|v| v.classroom == classroom && v.publishing.is_none())
+    }
+
+    /// Answers a WHIP offer; the admitted ingest takes its frames. An
+    /// offer that cannot be answered ends that ingest at once.
+    fn publish(&mut self, sdp: &str, admitted: Admitted) -> Result<Joined, JoinError> {
+        if self.viewers.len() >= self.max_viewers {
+            finish(&admitted);
+            return Err(JoinError::Full);
+        }
+        let classroom = admitted.classroom_id;
+        let publishing = Publishing::new(
+            classroom,
+            admitted.input.clone(),
+            admitted.input_audio.clone(),
+            self.publisher_gop,
+        );
+        let answered = Viewer::answer(
+            classroom,
+            sdp,
+            OfferFacts::default(),
+            None,
+            &self.candidates,
+            &self.cert,
+            Instant::now(),
+            Some(publishing),
+        );
+        let (viewer, answer) = match answered {
+            Ok(answered) => answered,
+            Err(e) => {
+                finish(&admitted);
+                return Err(JoinError::Offer(e));
+            }
+        };
+        let session = viewer.id;
+        self.by_ufrag.insert(viewer.ufrag.clone(), session);
+        if let Some(timeout) = viewer.timeout {
+            self.timers.insert((timeout, session));
+        }
+        self.viewers.insert(session, viewer);
+        metrics::gauge!("classcast_webrtc_publishers").increment(1.0);
+        Ok(Joined {
+            session,
+            answer,
+            rendition: String::new(),
+        })
     }
 
     fn join(
@@ -287,6 +378,7 @@ impl Hub {
             &self.candidates,
             &self.cert,
             now,
+            None,
         )
         .map_err(JoinError::Offer)?;
         let session = viewer.id;
@@ -357,136 +449,6 @@ impl Hub {
             .get(a)
             .or_else(|| self.by_ufrag.get(b))
             .copied()
-    }
-
-    fn rtp(&mut self, msg: RtpMsg) {
-        match msg {
-            RtpMsg::Started {
-                classroom,
-                incarnation,
-                video,
-            } => self.started(classroom, incarnation, video),
-            RtpMsg::Ended {
-                classroom,
-                incarnation,
-            } => {
-                if let Some(room) = self.rooms.get_mut(&classroom)
-                    && room.incarnation == incarnation
-                {
-                    room.live = false;
-                }
-                self.keyframes.forget(classroom, incarnation);
-            }
-            RtpMsg::Packet {
-                classroom,
-                incarnation,
-                track,
-                packet,
-            } => self.packet(classroom, incarnation, track, &packet),
-        }
-    }
-
-    /// A new ladder replaces the room's renditions; every viewer moves to
-    /// the same-named rendition (or the best it can play) at its next
-    /// keyframe.
-    fn started(&mut self, classroom: Uuid, incarnation: u64, video: Vec<VideoTrackInfo>) {
-        let room = self.rooms.entry(classroom).or_insert_with(|| Room {
-            incarnation,
-            live: true,
-            video: Vec::new(),
-            viewers: HashSet::new(),
-        });
-        if incarnation < room.incarnation {
-            return; // a late start of an older ladder
-        }
-        tracing::debug!(%classroom, incarnation, renditions = ?video.iter().map(|t| (&t.name, t.profile)).collect::<Vec<_>>(), "ladder packetizing");
-        let previous: Vec<String> = room.video.iter().map(|t| t.name.clone()).collect();
-        room.incarnation = incarnation;
-        room.live = true;
-        room.video = video;
-        let candidates = room.candidates();
-        for id in &room.viewers {
-            let Some(viewer) = self.viewers.get_mut(id) else {
-                continue;
-            };
-            let Some(rank) = viewer.rank else {
-                continue;
-            };
-            let want = previous
-                .get(rank)
-                .map_or(Want::Best, |name| Want::Named(name.clone()));
-            viewer.rank = offer::choose(&viewer.facts, &candidates, &want)
-                .ok()
-                .flatten()
-                .or(Some(0));
-        }
-    }
-
-    fn packet(&mut self, classroom: Uuid, incarnation: u64, track: Track, packet: &RtpPacket) {
-        let Some(room) = self.rooms.get(&classroom) else {
-            return;
-        };
-        if room.incarnation != incarnation || !room.live {
-            return; // the tail of a ladder that was replaced
-        }
-        let rendition = match track {
-            Track::Video(rank) => Some(rank),
-            Track::Audio => None,
-        };
-        let profile = rendition.and_then(|r| room.video.get(r)).map(|t| t.profile);
-        let mut sent = Vec::new();
-        let mut want_keyframe = false;
-        for id in &room.viewers {
-            let Some(viewer) = self.viewers.get_mut(id) else {
-                continue;
-            };
-            if !viewer.connected {
-                continue;
-            }
-            let (out, pt) = match (track, profile) {
-                (Track::Video(rank), Some(profile)) if viewer.rank == Some(rank) => {
-                    let pt = viewer.h264_pt(profile);
-                    (viewer.video.as_mut(), pt)
-                }
-                (Track::Audio, _) => (viewer.audio.as_mut(), viewer.opus_pt),
-                _ => continue,
-            };
-            let (Some(out), Some(pt)) = (out, pt) else {
-                continue;
-            };
-            let Some((seq, ts)) = out.rw.forward((incarnation, rendition), packet) else {
-                want_keyframe |= out.rw.waiting_for_keyframe();
-                continue;
-            };
-            let mid = out.mid;
-            viewer.write(mid, pt, seq, ts, packet);
-            sent.push(*id);
-        }
-        if want_keyframe && let Some(rank) = rendition {
-            self.ask_keyframe(classroom, rank, packet.arrived);
-        }
-        for id in sent {
-            self.flush(id);
-        }
-    }
-
-    /// Asks a transcoded rendition's encoder for a keyframe, at most once a
-    /// second however many viewers wait. The camera's own rendition cannot
-    /// be asked: its viewers wait for the camera's next keyframe.
-    fn ask_keyframe(&mut self, classroom: Uuid, rank: usize, now: Instant) {
-        let Some(room) = self.rooms.get(&classroom) else {
-            return;
-        };
-        let Some(keyframer) = room.video.get(rank).and_then(|t| t.keyframer.as_ref()) else {
-            return;
-        };
-        if self
-            .keyframes
-            .allow((classroom, room.incarnation, rank), now)
-        {
-            keyframer.request();
-            metrics::counter!("classcast_webrtc_keyframe_requests_total").increment(1);
-        }
     }
 
     fn timeouts(&mut self, now: Instant) {
@@ -578,6 +540,19 @@ impl Hub {
                         self.ask_keyframe(classroom, rank, Instant::now());
                     }
                 }
+                Event::MediaData(data) => {
+                    let Some(viewer) = self.viewers.get_mut(&id) else {
+                        continue;
+                    };
+                    let Some(publishing) = viewer.publishing.as_mut() else {
+                        continue;
+                    };
+                    match publishing.frame(&data) {
+                        Ok(true) => viewer.request_keyframe(Instant::now()),
+                        Ok(false) => {}
+                        Err(_) => gone = true,
+                    }
+                }
                 Event::MediaEgressStats(stats) if self.lossy(id, &stats) => {
                     gone = true;
                 }
@@ -589,51 +564,15 @@ impl Hub {
         }
     }
 
-    /// Counts heavy-loss reports on a viewer's video; after a few in a row
-    /// it moves down a rendition. True when there is none left below.
-    fn lossy(&mut self, id: Uuid, stats: &str0m::stats::MediaEgressStats) -> bool {
-        let Some(viewer) = self.viewers.get_mut(&id) else {
-            return false;
-        };
-        if viewer.video.as_ref().is_none_or(|v| v.mid != stats.mid) {
-            return false;
-        }
-        if stats.loss.is_none_or(|loss| loss < HEAVY_LOSS) {
-            viewer.lossy_reports = 0;
-            return false;
-        }
-        viewer.lossy_reports += 1;
-        if viewer.lossy_reports < LOSSY_REPORTS {
-            return false;
-        }
-        viewer.lossy_reports = 0;
-        let Some(room) = self.rooms.get(&viewer.classroom) else {
-            return false;
-        };
-        let lower = viewer
-            .rank
-            .and_then(|rank| offer::step_down(&viewer.facts, &room.candidates(), rank));
-        match lower {
-            Some(lower) => {
-                tracing::info!(viewer = %id, rendition = %room.video[lower].name, "network cannot keep up: moving down");
-                metrics::counter!("classcast_webrtc_viewers_moved_down_total").increment(1);
-                viewer.rank = Some(lower);
-                let classroom = viewer.classroom;
-                self.ask_keyframe(classroom, lower, Instant::now());
-                false
-            }
-            None => {
-                metrics::counter!("classcast_webrtc_viewers_dropped_total").increment(1);
-                true
-            }
-        }
-    }
-
     fn remove(&mut self, id: Uuid, why: &str) {
         let Some(mut viewer) = self.viewers.remove(&id) else {
             return;
         };
         tracing::debug!(viewer = %id, "viewer gone: {why}");
+        if let Some(publishing) = &viewer.publishing {
+            publishing.finish();
+            metrics::gauge!("classcast_webrtc_publishers").decrement(1.0);
+        }
         viewer.rtc.disconnect();
         // Say goodbye (DTLS close) if there is anything to say.
         for (destination, contents) in viewer.drain().transmits {
@@ -651,5 +590,13 @@ impl Hub {
             room.viewers.remove(&id);
         }
         metrics::gauge!("classcast_webrtc_viewers").set(self.viewers.len() as f64);
+    }
+}
+
+/// Ends an admitted ingest that will get no frames.
+fn finish(admitted: &Admitted) {
+    let _ = admitted.input.end_of_stream();
+    if let Some(audio) = &admitted.input_audio {
+        let _ = audio.end_of_stream();
     }
 }

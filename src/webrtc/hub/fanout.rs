@@ -1,0 +1,184 @@
+//! The hub's media side: ladders' packets fanned out to the viewers of
+//! their rendition, viewers moved when a ladder is replaced or their
+//! network cannot keep up, and keyframe requests coalesced.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use uuid::Uuid;
+
+use super::{HEAVY_LOSS, Hub, LOSSY_REPORTS, Room};
+use crate::transcode::rtp::{RtpMsg, RtpPacket, Track, VideoTrackInfo};
+use crate::webrtc::offer::{self, Want};
+
+impl Hub {
+    pub(super) fn rtp(&mut self, msg: RtpMsg) {
+        match msg {
+            RtpMsg::Started {
+                classroom,
+                incarnation,
+                video,
+            } => self.started(classroom, incarnation, video),
+            RtpMsg::Ended {
+                classroom,
+                incarnation,
+            } => {
+                if let Some(room) = self.rooms.get_mut(&classroom)
+                    && room.incarnation == incarnation
+                {
+                    room.live = false;
+                }
+                self.keyframes.forget(classroom, incarnation);
+            }
+            RtpMsg::Packet {
+                classroom,
+                incarnation,
+                track,
+                packet,
+            } => self.packet(classroom, incarnation, track, &packet),
+        }
+    }
+
+    /// A new ladder replaces the room's renditions; every viewer moves to
+    /// the same-named rendition (or the best it can play) at its next
+    /// keyframe.
+    fn started(&mut self, classroom: Uuid, incarnation: u64, video: Vec<VideoTrackInfo>) {
+        let room = self.rooms.entry(classroom).or_insert_with(|| Room {
+            incarnation,
+            live: true,
+            video: Vec::new(),
+            viewers: HashSet::new(),
+        });
+        if incarnation < room.incarnation {
+            return; // a late start of an older ladder
+        }
+        tracing::debug!(%classroom, incarnation, renditions = ?video.iter().map(|t| (&t.name, t.profile)).collect::<Vec<_>>(), "ladder packetizing");
+        let previous: Vec<String> = room.video.iter().map(|t| t.name.clone()).collect();
+        room.incarnation = incarnation;
+        room.live = true;
+        room.video = video;
+        let candidates = room.candidates();
+        for id in &room.viewers {
+            let Some(viewer) = self.viewers.get_mut(id) else {
+                continue;
+            };
+            let Some(rank) = viewer.rank else {
+                continue;
+            };
+            let want = previous
+                .get(rank)
+                .map_or(Want::Best, |name| Want::Named(name.clone()));
+            viewer.rank = offer::choose(&viewer.facts, &candidates, &want)
+                .ok()
+                .flatten()
+                .or(Some(0));
+        }
+    }
+
+    fn packet(&mut self, classroom: Uuid, incarnation: u64, track: Track, packet: &RtpPacket) {
+        let Some(room) = self.rooms.get(&classroom) else {
+            return;
+        };
+        if room.incarnation != incarnation || !room.live {
+            return; // the tail of a ladder that was replaced
+        }
+        let rendition = match track {
+            Track::Video(rank) => Some(rank),
+            Track::Audio => None,
+        };
+        let profile = rendition.and_then(|r| room.video.get(r)).map(|t| t.profile);
+        let mut sent = Vec::new();
+        let mut want_keyframe = false;
+        for id in &room.viewers {
+            let Some(viewer) = self.viewers.get_mut(id) else {
+                continue;
+            };
+            if !viewer.connected {
+                continue;
+            }
+            let (out, pt) = match (track, profile) {
+                (Track::Video(rank), Some(profile)) if viewer.rank == Some(rank) => {
+                    let pt = viewer.h264_pt(profile);
+                    (viewer.video.as_mut(), pt)
+                }
+                (Track::Audio, _) => (viewer.audio.as_mut(), viewer.opus_pt),
+                _ => continue,
+            };
+            let (Some(out), Some(pt)) = (out, pt) else {
+                continue;
+            };
+            let Some((seq, ts)) = out.rw.forward((incarnation, rendition), packet) else {
+                want_keyframe |= out.rw.waiting_for_keyframe();
+                continue;
+            };
+            let mid = out.mid;
+            viewer.write(mid, pt, seq, ts, packet);
+            sent.push(*id);
+        }
+        if want_keyframe && let Some(rank) = rendition {
+            self.ask_keyframe(classroom, rank, packet.arrived);
+        }
+        for id in sent {
+            self.flush(id);
+        }
+    }
+
+    /// Asks a transcoded rendition's encoder for a keyframe, at most once a
+    /// second however many viewers wait. The camera's own rendition cannot
+    /// be asked: its viewers wait for the camera's next keyframe.
+    pub(super) fn ask_keyframe(&mut self, classroom: Uuid, rank: usize, now: Instant) {
+        let Some(room) = self.rooms.get(&classroom) else {
+            return;
+        };
+        let Some(keyframer) = room.video.get(rank).and_then(|t| t.keyframer.as_ref()) else {
+            return;
+        };
+        if self
+            .keyframes
+            .allow((classroom, room.incarnation, rank), now)
+        {
+            keyframer.request();
+            metrics::counter!("classcast_webrtc_keyframe_requests_total").increment(1);
+        }
+    }
+
+    /// Counts heavy-loss reports on a viewer's video; after a few in a row
+    /// it moves down a rendition. True when there is none left below.
+    pub(super) fn lossy(&mut self, id: Uuid, stats: &str0m::stats::MediaEgressStats) -> bool {
+        let Some(viewer) = self.viewers.get_mut(&id) else {
+            return false;
+        };
+        if viewer.video.as_ref().is_none_or(|v| v.mid != stats.mid) {
+            return false;
+        }
+        if stats.loss.is_none_or(|loss| loss < HEAVY_LOSS) {
+            viewer.lossy_reports = 0;
+            return false;
+        }
+        viewer.lossy_reports += 1;
+        if viewer.lossy_reports < LOSSY_REPORTS {
+            return false;
+        }
+        viewer.lossy_reports = 0;
+        let Some(room) = self.rooms.get(&viewer.classroom) else {
+            return false;
+        };
+        let lower = viewer
+            .rank
+            .and_then(|rank| offer::step_down(&viewer.facts, &room.candidates(), rank));
+        match lower {
+            Some(lower) => {
+                tracing::info!(viewer = %id, rendition = %room.video[lower].name, "network cannot keep up: moving down");
+                metrics::counter!("classcast_webrtc_viewers_moved_down_total").increment(1);
+                viewer.rank = Some(lower);
+                let classroom = viewer.classroom;
+                self.ask_keyframe(classroom, lower, Instant::now());
+                false
+            }
+            None => {
+                metrics::counter!("classcast_webrtc_viewers_dropped_total").increment(1);
+                true
+            }
+        }
+    }
+}
