@@ -29,7 +29,7 @@ CLASSCAST_SSO__REDIRECT_URL="http://127.0.0.1:$port/api/sso/callback" \
 CLASSCAST_HTTP__ADDR="127.0.0.1:$port" CLASSCAST_AUTH__ENABLED=true \
 CLASSCAST_AUTH__PLAYBACK_TTL_SECONDS=$playback_ttl CLASSCAST_LIVE__GRACE_SECONDS=3 \
 CLASSCAST_INGEST__RTMP_ADDR="127.0.0.1:$rtmp_port" CLASSCAST_INGEST__SRT_ADDR="127.0.0.1:$srt_port" \
-CLASSCAST_WEBRTC__UDP_ADDR="127.0.0.1:$webrtc_port" \
+CLASSCAST_WEBRTC__UDP_ADDR="127.0.0.1:$webrtc_port" CLASSCAST_WEBRTC__TCP_ADDR="127.0.0.1:$(free_port SOCK_STREAM)" \
 CLASSCAST_MEDIA__DIR="$media" CLASSCAST_HTTP__WEB_DIR="$PWD/web/dist" \
   ./target/debug/classcast serve > "$media/server.log" 2>&1 &
 server=$!

@@ -58,6 +58,8 @@ pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1_500;
 /// Every WebRTC peer's media on one UDP port (ICE multiplexing), so a
 /// school firewall needs one rule.
 pub const DEFAULT_WEBRTC_UDP_ADDR: &str = "127.0.0.1:8189";
+/// And the same port over TCP, for school firewalls that block UDP.
+pub const DEFAULT_WEBRTC_TCP_ADDR: &str = "127.0.0.1:8189";
 /// WebRTC viewers served at once by this node; beyond, WHEP answers 503.
 pub const DEFAULT_MAX_WEBRTC_VIEWERS: usize = 1000;
 
@@ -81,6 +83,9 @@ pub struct WebRtcConfig {
     /// The one UDP socket all WebRTC media goes through. Port 0 picks a
     /// free port (tests).
     pub udp_addr: SocketAddr,
+    /// ICE over TCP (RFC 6544) for networks that block UDP: one listener
+    /// for every peer. Port 0 picks a free port (tests).
+    pub tcp_addr: SocketAddr,
     /// Addresses browsers reach that socket by, when it is not the bound
     /// address (public IPs or host names behind 1:1 NAT). Empty: the bound
     /// address, or every interface's address when bound to 0.0.0.0.
@@ -96,6 +101,7 @@ impl Default for WebRtcConfig {
     fn default() -> Self {
         Self {
             udp_addr: DEFAULT_WEBRTC_UDP_ADDR.parse().expect("valid default"),
+            tcp_addr: DEFAULT_WEBRTC_TCP_ADDR.parse().expect("valid default"),
             announce: Vec::new(),
             ice_servers: Vec::new(),
             max_viewers: DEFAULT_MAX_WEBRTC_VIEWERS,

@@ -59,7 +59,11 @@ fn without_section(kind: &str) -> String {
 fn media_port(answer: &str) -> u16 {
     answer
         .lines()
-        .find(|l| l.starts_with("a=candidate:") && l.contains("127.0.0.1"))
+        .find(|l| {
+            l.starts_with("a=candidate:")
+                && l.to_ascii_lowercase().contains(" udp ")
+                && l.contains("127.0.0.1")
+        })
         .and_then(|l| l.split_whitespace().nth(5))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no host candidate in {answer}"))

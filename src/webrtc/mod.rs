@@ -12,6 +12,7 @@ pub mod forward;
 pub mod hub;
 pub mod offer;
 pub mod publisher;
+mod tcp;
 mod viewer;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
@@ -37,8 +38,10 @@ const COMMAND_QUEUE: usize = 256;
 #[derive(Clone)]
 pub struct WebRtc {
     commands: mpsc::Sender<hub::Command>,
-    /// The socket every peer's media goes through.
+    /// The socket every peer's media goes through, and the ICE-TCP
+    /// listener for peers that cannot use UDP.
     pub udp: SocketAddr,
+    pub tcp: SocketAddr,
     pub ice_servers: Arc<[String]>,
 }
 
@@ -57,7 +60,12 @@ impl WebRtc {
         std_socket.set_nonblocking(true)?;
         let socket = tokio::net::UdpSocket::from_std(std_socket)?;
         let udp = socket.local_addr()?;
-        let candidates = candidates(udp, &config.announce)?;
+        let tcp_listener = std::net::TcpListener::bind(config.tcp_addr)
+            .with_context(|| format!("binding WebRTC TCP {}", config.tcp_addr))?;
+        tcp_listener.set_nonblocking(true)?;
+        let tcp_listener = tokio::net::TcpListener::from_std(tcp_listener)?;
+        let tcp = tcp_listener.local_addr()?;
+        let candidates = candidates(udp, tcp.port(), &config.announce)?;
         // One certificate for every peer: making one costs milliseconds,
         // and the fingerprint in each answer is all a peer checks.
         let cert = str0m::crypto::from_feature_flags()
@@ -71,18 +79,23 @@ impl WebRtc {
             config.max_viewers,
             revocations,
             publisher_gop,
+            Some(tcp),
         )?;
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let (packets, packets_rx) = mpsc::channel(PACKET_QUEUE);
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let (tcp_events, tcp_rx) = mpsc::channel(PACKET_QUEUE);
+        tokio::spawn(tcp::serve(tcp_listener, tcp_events));
         tokio::spawn(hub.run(hub::Inputs {
             commands: commands_rx,
+            tcp: tcp_rx,
             packets: packets_rx,
             control: control_rx,
         }));
         let handle = Self {
             commands,
             udp,
+            tcp,
             ice_servers: config.ice_servers.clone().into(),
         };
         Ok((handle, RtpIntake { packets, control }))
@@ -172,7 +185,11 @@ impl WebRtc {
 /// The host candidates every answer carries: the announced addresses, or
 /// the bound one; for a socket bound to every interface, the address the
 /// default route leaves by (and loopback, for a browser on this machine).
-fn candidates(bound: SocketAddr, announce: &[String]) -> anyhow::Result<Vec<str0m::Candidate>> {
+fn candidates(
+    bound: SocketAddr,
+    tcp_port: u16,
+    announce: &[String],
+) -> anyhow::Result<Vec<str0m::Candidate>> {
     let port = bound.port();
     let mut ips: Vec<IpAddr> = Vec::new();
     for name in announce {
@@ -193,10 +210,18 @@ fn candidates(bound: SocketAddr, announce: &[String]) -> anyhow::Result<Vec<str0
         }
     }
     ips.dedup();
-    ips.into_iter()
-        .map(|ip| {
-            str0m::Candidate::host(SocketAddr::new(ip, port), "udp")
-                .map_err(|e| anyhow::anyhow!("candidate {ip}: {e}"))
-        })
-        .collect()
+    let mut candidates = Vec::new();
+    for ip in ips {
+        let bad = |e: str0m::error::IceError| anyhow::anyhow!("candidate {ip}: {e}");
+        candidates.push(str0m::Candidate::host(SocketAddr::new(ip, port), "udp").map_err(bad)?);
+        // Passive: browsers connect to it (RFC 6544).
+        let tcp = str0m::Candidate::builder()
+            .tcp()
+            .host(SocketAddr::new(ip, tcp_port))
+            .tcptype(str0m::net::TcpType::Passive)
+            .build()
+            .map_err(bad)?;
+        candidates.push(tcp);
+    }
+    Ok(candidates)
 }

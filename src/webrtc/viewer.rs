@@ -8,6 +8,7 @@ use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::format::Codec;
 use str0m::media::{MediaKind, Mid, Pt};
+use str0m::net::Protocol;
 use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Output, Rtc, RtcConfig};
 use uuid::Uuid;
@@ -39,7 +40,7 @@ pub struct Viewer {
     /// When str0m next wants a timeout, as entered in the hub's timers.
     pub timeout: Option<Instant>,
     /// Addresses STUN checks came from, routed here.
-    pub addrs: Vec<SocketAddr>,
+    pub addrs: Vec<(Protocol, SocketAddr)>,
     /// Consecutive stats reports with heavy loss.
     pub lossy_reports: u32,
     pub opus_pt: Option<Pt>,
@@ -51,7 +52,7 @@ pub struct Viewer {
 
 /// What draining a viewer's output found.
 pub struct Drained {
-    pub transmits: Vec<(SocketAddr, Vec<u8>)>,
+    pub transmits: Vec<(Protocol, SocketAddr, Vec<u8>)>,
     pub events: Vec<Event>,
     pub failed: bool,
 }
@@ -212,7 +213,9 @@ impl Viewer {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
-                    drained.transmits.push((t.destination, t.contents.to_vec()))
+                    drained
+                        .transmits
+                        .push((t.proto, t.destination, t.contents.to_vec()))
                 }
                 Ok(Output::Event(event)) => drained.events.push(event),
                 Ok(Output::Timeout(at)) => {

@@ -125,6 +125,7 @@ impl TestServer {
             // Servers run side by side: each takes a free WebRTC port (the
             // answers' candidates name it).
             .env("CLASSCAST_WEBRTC__UDP_ADDR", "127.0.0.1:0")
+            .env("CLASSCAST_WEBRTC__TCP_ADDR", "127.0.0.1:0")
             .env(
                 "CLASSCAST_HTTP__WEB_DIR",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("web/dist"),

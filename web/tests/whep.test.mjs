@@ -188,6 +188,41 @@ describe('low latency (WebRTC) on the watch page', () => {
     assert.equal(await page.evaluate(() => localStorage.getItem('classcast.lowLatency')), '0');
   });
 
+  test('plays over TCP when UDP cannot get through', { timeout: 90_000 }, async (t) => {
+    const { page } = await openWatch(t);
+    // A school firewall that drops UDP, as this browser sees it: the
+    // answer reaches it without the server's UDP candidates, so ICE can
+    // only pair with the ICE-TCP listener (RFC 6544).
+    let stripped = 0;
+    await page.route((url) => url.pathname === `/whep/${demoId}`, async (route) => {
+      const response = await route.fetch();
+      const answer = (await response.text())
+        .split('\r\n')
+        .filter((line) => {
+          const udp = line.startsWith('a=candidate:') && / udp /i.test(line);
+          if (udp) stripped += 1;
+          return !udp;
+        })
+        .join('\r\n');
+      await route.fulfill({ response, body: answer });
+    });
+    await assertPlaying(page);
+    await lowLatencySwitch(page).click();
+    await assertWebRtcPlaying(page);
+    assert.ok(stripped > 0, 'the answer had UDP candidates to take away');
+    const pair = await page.evaluate(async () => {
+      const pc = window.__peers[window.__peers.length - 1];
+      const stats = [...(await pc.getStats()).values()];
+      const transport = stats.find((s) => s.type === 'transport');
+      const selected = stats.find((s) => s.id === (transport && transport.selectedCandidatePairId))
+        || stats.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+      const remote = selected && stats.find((s) => s.id === selected.remoteCandidateId);
+      return remote ? { protocol: remote.protocol, port: remote.port } : null;
+    });
+    assert.equal(pair && pair.protocol, 'tcp', `media flows over TCP: ${JSON.stringify(pair)}`);
+    await lowLatencySwitch(page).click();
+  });
+
   test('says when the lesson is not live, shows the server\'s words, and falls back to HLS', { timeout: 90_000 }, async (t) => {
     const { page } = await openWatch(t);
     let posts = 0;

@@ -145,7 +145,10 @@ pub struct Hub {
     cert: DtlsCert,
     max_viewers: usize,
     viewers: HashMap<Uuid, Viewer>,
-    by_addr: HashMap<SocketAddr, Uuid>,
+    by_addr: HashMap<(Protocol, SocketAddr), Uuid>,
+    /// The ICE-TCP listener's address, and each connected peer's writer.
+    tcp_local: Option<SocketAddr>,
+    tcp_peers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     by_ufrag: HashMap<String, Uuid>,
     rooms: HashMap<Uuid, Room>,
     timers: BTreeSet<(Instant, Uuid)>,
@@ -158,6 +161,7 @@ pub struct Hub {
 
 pub struct Inputs {
     pub commands: mpsc::Receiver<Command>,
+    pub tcp: mpsc::Receiver<super::tcp::TcpEvent>,
     pub packets: mpsc::Receiver<RtpMsg>,
     pub control: mpsc::Receiver<RtpMsg>,
 }
@@ -170,6 +174,7 @@ impl Hub {
         max_viewers: usize,
         revocations: watch::Receiver<Arc<Revocations>>,
         publisher_gop: Duration,
+        tcp_local: Option<SocketAddr>,
     ) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         Ok(Self {
@@ -180,6 +185,8 @@ impl Hub {
             max_viewers,
             viewers: HashMap::new(),
             by_addr: HashMap::new(),
+            tcp_local,
+            tcp_peers: HashMap::new(),
             by_ufrag: HashMap::new(),
             rooms: HashMap::new(),
             timers: BTreeSet::new(),
@@ -207,8 +214,11 @@ impl Hub {
                     None => break,
                 },
                 Some(msg) = inputs.control.recv() => self.rtp(msg),
+                Some(event) = inputs.tcp.recv() => self.tcp(event),
                 received = socket.recv_from(&mut buf) => match received {
-                    Ok((n, source)) => self.datagram(&buf[..n], source),
+                    Ok((n, source)) => {
+                        self.datagram(&buf[..n], Protocol::Udp, source);
+                    }
                     Err(e) => tracing::debug!("webrtc socket: {e}"),
                 },
                 Some(msg) = inputs.packets.recv() => {
@@ -401,43 +411,83 @@ impl Hub {
         })
     }
 
-    fn datagram(&mut self, data: &[u8], source: SocketAddr) {
-        let session = match self.by_addr.get(&source) {
+    fn tcp(&mut self, event: super::tcp::TcpEvent) {
+        use super::tcp::TcpEvent;
+        match event {
+            TcpEvent::Opened { peer, writer } => {
+                self.tcp_peers.insert(peer, writer);
+            }
+            TcpEvent::Frame { peer, data } => {
+                if !self.datagram(&data, Protocol::Tcp, peer) {
+                    // Nobody's: dropping the writer closes the connection.
+                    self.tcp_peers.remove(&peer);
+                }
+            }
+            TcpEvent::Closed { peer } => {
+                self.tcp_peers.remove(&peer);
+                self.by_addr.remove(&(Protocol::Tcp, peer));
+            }
+        }
+    }
+
+    /// Routes one packet to its peer; false when it belongs to nobody.
+    fn datagram(&mut self, data: &[u8], proto: Protocol, source: SocketAddr) -> bool {
+        let session = match self.by_addr.get(&(proto, source)) {
             Some(id) => Some(*id),
             None => self.stun_owner(data),
         };
         let Some(session) = session else {
             metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
-            return;
+            return false;
         };
         let Ok(contents) = data.try_into() else {
             metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
-            return;
+            return false;
         };
         let Some(viewer) = self.viewers.get_mut(&session) else {
-            return;
+            return false;
+        };
+        let destination = match proto {
+            Protocol::Udp => self.local,
+            _ => self.tcp_local.unwrap_or(self.local),
         };
         let input = Input::Receive(
             Instant::now(),
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
-                destination: self.local,
+                destination,
                 contents,
             },
         );
         if !viewer.rtc.accepts(&input) {
             metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
-            return;
+            return false;
         }
         if let Err(e) = viewer.rtc.handle_input(input) {
             tracing::debug!(viewer = %session, "input refused: {e}");
         }
-        if !viewer.addrs.contains(&source) {
-            viewer.addrs.push(source);
-            self.by_addr.insert(source, session);
+        if !viewer.addrs.contains(&(proto, source)) {
+            viewer.addrs.push((proto, source));
+            self.by_addr.insert((proto, source), session);
         }
         self.flush(session);
+        true
+    }
+
+    /// Never waits: a full UDP send buffer or TCP write queue loses this
+    /// packet for this peer, and NACKs or the next keyframe heal it.
+    fn send(&self, proto: Protocol, destination: SocketAddr, contents: Vec<u8>) {
+        let sent = match proto {
+            Protocol::Udp => self.socket.try_send_to(&contents, destination).is_ok(),
+            _ => self
+                .tcp_peers
+                .get(&destination)
+                .is_some_and(|writer| writer.try_send(contents).is_ok()),
+        };
+        if !sent {
+            metrics::counter!("classcast_webrtc_send_dropped_total").increment(1);
+        }
     }
 
     /// The viewer a STUN request is for, by the ufrag in its USERNAME
@@ -508,12 +558,8 @@ impl Hub {
                 self.timers.insert((after, id));
             }
         }
-        for (destination, contents) in &drained.transmits {
-            // Never wait on the socket: a full send buffer loses this
-            // packet for this viewer, and NACKs or the next keyframe heal it.
-            if self.socket.try_send_to(contents, *destination).is_err() {
-                metrics::counter!("classcast_webrtc_send_dropped_total").increment(1);
-            }
+        for (proto, destination, contents) in drained.transmits {
+            self.send(proto, destination, contents);
         }
         let mut gone = drained.failed;
         for event in drained.events {
@@ -575,14 +621,18 @@ impl Hub {
         }
         viewer.rtc.disconnect();
         // Say goodbye (DTLS close) if there is anything to say.
-        for (destination, contents) in viewer.drain().transmits {
-            let _ = self.socket.try_send_to(&contents, destination);
+        for (proto, destination, contents) in viewer.drain().transmits {
+            self.send(proto, destination, contents);
         }
         if let Some(at) = viewer.timeout {
             self.timers.remove(&(at, id));
         }
         for addr in &viewer.addrs {
             self.by_addr.remove(addr);
+            if addr.0 == Protocol::Tcp {
+                // Its connection ends with it.
+                self.tcp_peers.remove(&addr.1);
+            }
         }
         self.by_ufrag.remove(&viewer.ufrag);
         self.access.remove(&id);
