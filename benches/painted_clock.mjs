@@ -38,14 +38,16 @@ export function read(gray, width, height) {
 
 /// Starts the camera; `stop()` ends it. Frames leave on the wall clock, like
 /// a camera's; a late frame is sent late (and carries its own, later time),
-/// never in a burst.
-export function startCamera({ width, height, fps, outputs }) {
+/// never in a burst. `profile` is x264's (`baseline` for a camera whose
+/// H.264 every WebRTC browser decodes); x264's default (High) when absent.
+export function startCamera({ width, height, fps, outputs, profile = null }) {
   const encoder = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-f', 'rawvideo', '-pix_fmt', 'gray', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', String(2 * fps),
     '-keyint_min', String(2 * fps), '-sc_threshold', '0', '-b:v', width > 1280 ? '4M' : '2M',
+    ...(profile ? ['-profile:v', profile] : []),
     '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k',
     // tee gives its muxers no global header unless asked; FLV needs it.
     // use_fifo: each output gets its own thread and queue, so neither
