@@ -86,13 +86,15 @@ check:
 
 # Speed targets live here, never in timed tests; see docs/benchmarks.md.
 bench: db deps-test web
-	@missing=$$(for p in wrk nginx; do command -v $$p >/dev/null || echo $$p; done); \
+	@missing=$$(for p in wrk nginx janus; do command -v $$p >/dev/null || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; fi
 	$(CARGO) build --release --bins
 	$(CARGO) bench --bench transcode -- 30
 	./benches/serving.sh 10
 	./benches/token_check.sh 10
 	./benches/latency.sh 60
+	./benches/whep_first_frame.sh 20
+	./benches/webrtc_viewers.sh
 	./benches/overload.sh 60
 	./benches/going_live.sh 10
 	./benches/sign_in_under_attack.sh 20
