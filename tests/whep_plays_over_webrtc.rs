@@ -101,3 +101,25 @@ async fn viewers_of_one_rendition_play_side_by_side() {
         .unwrap_or_default();
     assert_eq!(viewers, "classcast_webrtc_viewers 0", "all ended");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_bound_to_every_interface_still_connects() {
+    // 0.0.0.0, as a school server facing its LAN is set up: the answer
+    // names concrete addresses and packets to them are matched up.
+    let server = TestServer::start(ServerOptions {
+        demo: true,
+        env: vec![
+            ("CLASSCAST_WEBRTC__UDP_ADDR", "0.0.0.0:0".into()),
+            ("CLASSCAST_WEBRTC__TCP_ADDR", "0.0.0.0:0".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    server.wait_live(DEMO).await;
+    let url = server.url(&format!("/whep/{DEMO}?rendition=360p"));
+    let played = tokio::task::spawn_blocking(move || aiortc_play(&url, None, 30, false))
+        .await
+        .unwrap();
+    assert_eq!(played.status, 201, "{played:?}");
+    assert!(played.video_frames.unwrap() >= 30, "{played:?}");
+}

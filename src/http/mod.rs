@@ -128,9 +128,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             body_limit::limit,
         ));
+    let sdp_limit = axum::extract::DefaultBodyLimit::max(whep::MAX_SDP_BYTES);
     let media = media::router()
-        .merge(whep::router().layer(body_limit))
-        .merge(whip::router().layer(body_limit));
+        .merge(whep::router().layer(sdp_limit))
+        .merge(whip::router().layer(sdp_limit));
     Router::new()
         .merge(api)
         .merge(media)

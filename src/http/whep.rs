@@ -28,6 +28,9 @@ use crate::webrtc::{Access, JoinError};
 /// A lesson that is not live yet may be in a few seconds.
 const NOT_LIVE_RETRY_SECONDS: u64 = 5;
 const FULL_RETRY_SECONDS: u64 = 30;
+const MAX_TRICKLED: usize = 16;
+/// An SDP offer or trickle fragment is a few kilobytes.
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/whep/{classroom}", post(offer)).route(
@@ -68,6 +71,9 @@ async fn offer(
     let lesson = room.as_ref().and_then(|r| r.status.borrow().session_id);
     let token = query.token.as_deref();
     let user = caller.as_ref().map(|c| c.principal.user_id);
+    // The epochs are read before access is checked: a revocation landing
+    // in between then ends the session instead of being missed.
+    let access = access(&state, classroom, token, user);
     authorize(&state, Scope::Live(classroom), lesson, token, caller).await?;
     if room.is_none() {
         return Err(ApiError::NotFound);
@@ -81,7 +87,6 @@ async fn offer(
     let want = Want::from_query(query.rendition.as_deref());
     let facts = offer::inspect(sdp).map_err(|e| ApiError::BadOffer(e.to_string()))?;
     offer::check(&facts, &want).map_err(|e| ApiError::Unplayable(e.to_string()))?;
-    let access = access(&state, classroom, token, user);
     let joined = webrtc
         .join(classroom, sdp.to_string(), facts, want, access)
         .await
@@ -94,6 +99,7 @@ async fn offer(
             JoinError::Choice(e) => ApiError::Unplayable(e.to_string()),
             JoinError::Offer(e) => ApiError::BadOffer(e),
             JoinError::Stopped => ApiError::WebRtcOff,
+            JoinError::Revoked => ApiError::Forbidden,
         })?;
     let location = format!("/whep/{classroom}/{}", joined.session);
     let mut response = (StatusCode::CREATED, joined.answer).into_response();
@@ -166,6 +172,9 @@ async fn trickle(
         .lines()
         .filter_map(|line| line.trim().strip_prefix("a="))
         .filter(|line| line.starts_with("candidate:"))
+        // The server is ICE-lite and needs none; a few help it accept a
+        // peer's first packets, thousands would only cost the hub.
+        .take(MAX_TRICKLED)
         .map(str::to_string)
         .collect();
     if webrtc.trickle(classroom, session, candidates).await {

@@ -93,6 +93,7 @@ async fn publish(
         .map_err(|e| match e {
             JoinError::Full => ApiError::Busy(30),
             JoinError::Offer(e) => ApiError::BadOffer(e),
+            JoinError::Revoked => ApiError::Forbidden,
             _ => ApiError::WebRtcOff,
         })?;
     tracing::info!(%classroom, session = %joined.session, "WHIP publisher connected");

@@ -203,10 +203,19 @@ pub fn starts_keyframe(payload: &[u8]) -> bool {
     };
     match first & 0x1f {
         SPS | IDR => true,
-        // STAP-A: 2-byte size, then the first aggregated NAL's header.
-        24 => payload
-            .get(3)
-            .is_some_and(|h| matches!(h & 0x1f, SPS | IDR)),
+        // STAP-A: each aggregated NAL unit after a 2-byte size; cameras
+        // put an AUD or SEI before the SPS.
+        24 => {
+            let mut rest = &payload[1..];
+            while rest.len() > 2 {
+                let size = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                if matches!(rest[2] & 0x1f, SPS | IDR) {
+                    return true;
+                }
+                rest = rest.get(2 + size..).unwrap_or_default();
+            }
+            false
+        }
         // FU-A: start bit and the fragmented NAL's type.
         28 => payload
             .get(1)
@@ -369,6 +378,13 @@ mod tests {
         assert!(starts_keyframe(&[0x67, 0x42])); // SPS
         assert!(starts_keyframe(&[0x65, 0x88])); // IDR slice
         assert!(starts_keyframe(&[0x78, 0x00, 0x0a, 0x67])); // STAP-A starting with SPS
+        // STAP-A of AUD (2 bytes) then SPS, as NVENC and many cameras send.
+        assert!(starts_keyframe(&[
+            0x78, 0x00, 0x02, 0x09, 0xf0, 0x00, 0x03, 0x67, 0x42, 0x00
+        ]));
+        assert!(!starts_keyframe(&[
+            0x78, 0x00, 0x02, 0x09, 0xf0, 0x00, 0x02, 0x41, 0x9a
+        ]));
         assert!(starts_keyframe(&[0x7c, 0x85])); // FU-A start of an IDR
         assert!(!starts_keyframe(&[0x7c, 0x05])); // FU-A continuation
         assert!(!starts_keyframe(&[0x7c, 0x81])); // FU-A start of a P slice

@@ -26,7 +26,13 @@ pub enum OfferError {
     NoVideo,
     #[error("the offer has no H.264 with packetization-mode=1; this server sends H.264")]
     NoH264,
+    #[error("the offer has more than {MAX_SECTIONS} media sections")]
+    TooManySections,
 }
+
+/// A viewer or publisher needs two (video, audio); a few more are
+/// tolerated, thousands would be negotiated on the hub's one task.
+const MAX_SECTIONS: usize = 8;
 
 /// What the viewer asked for with `?rendition=`.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +75,9 @@ pub fn inspect(sdp: &str) -> Result<OfferFacts, OfferError> {
         return Err(OfferError::NotSdp);
     }
     let mut facts = OfferFacts::default();
+    if sdp.matches("\nm=").count() > MAX_SECTIONS {
+        return Err(OfferError::TooManySections);
+    }
     // One media section at a time: payload types are per section.
     for section in sdp.split("\nm=").skip(1) {
         let mut lines = section.lines();
@@ -136,7 +145,12 @@ fn profile_from_id(id: &str) -> Option<H264Profile> {
 
 /// The same from the number (str0m's parsed `profile-level-id`).
 pub fn profile_from_u32(value: u32) -> H264Profile {
+    let constraints = (value >> 8) & 0xff;
     match value >> 16 {
+        // Constrained High (Safari's 640c1f): str0m negotiates only exact
+        // profiles and has no payload type for it, so it plays nothing
+        // here; such a browser also offers baseline.
+        0x64 if constraints & 0x0c != 0 => H264Profile::Other,
         // Baseline and Extended decoders take constrained baseline, which is
         // what every encoder's "baseline" is.
         0x42 | 0x58 => H264Profile::ConstrainedBaseline,
@@ -310,6 +324,26 @@ mod tests {
         assert_eq!(choose(&facts, &ladder(), &Want::AudioOnly), Ok(None));
         assert_eq!(Want::from_query(Some("audio")), Want::AudioOnly);
         assert_eq!(Want::from_query(None), Want::Best);
+    }
+
+    #[test]
+    fn constrained_high_counts_for_nothing() {
+        // Safari 17's offer: Constrained High and constrained baseline.
+        let safari = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 98\r\n\
+            a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id=640c1f\r\n\
+            a=rtpmap:98 H264/90000\r\na=fmtp:98 packetization-mode=1;profile-level-id=42e01f\r\n";
+        let facts = inspect(safari).unwrap();
+        assert_eq!(facts.h264, vec![Other, ConstrainedBaseline]);
+        assert_eq!(
+            choose(&facts, &ladder(), &Want::Best),
+            Err(ChoiceError::NothingPlayable)
+        );
+        let camera = [Candidate {
+            name: "source",
+            profile: ConstrainedBaseline,
+            reordered: false,
+        }];
+        assert_eq!(choose(&facts, &camera, &Want::Best), Ok(Some(0)));
     }
 
     #[test]

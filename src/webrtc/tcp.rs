@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 /// (as a full UDP buffer would), never queued without bound.
 const WRITE_QUEUE: usize = 512;
 /// A connection must speak (its first STUN check) within this long.
-const FIRST_FRAME: Duration = Duration::from_secs(10);
+const FIRST_FRAME: Duration = Duration::from_secs(3);
 /// No WebRTC packet is larger; a bigger frame is garbage.
 const MAX_FRAME: usize = 4096;
 /// Connections at once; beyond, new ones are closed at once.

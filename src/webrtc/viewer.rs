@@ -191,7 +191,9 @@ impl Viewer {
             })
     }
 
-    /// Queues one packet on an outgoing stream.
+    /// Sends one packet on an outgoing stream. str0m queues a written
+    /// packet and sends it on its next timeout, so it is given one now:
+    /// otherwise the packet would wait for this peer's timer.
     pub fn write(&mut self, mid: Mid, pt: Pt, seq: u64, ts: u32, packet: &RtpPacket) {
         let mut api = self.rtc.direct_api();
         if let Some(stream) = api.stream_tx_by_mid(mid, None) {
@@ -200,6 +202,9 @@ impl Viewer {
                     .marker(packet.marker)
                     .nackable(true),
             );
+        }
+        if let Err(e) = self.rtc.handle_input(str0m::Input::Timeout(Instant::now())) {
+            tracing::debug!(viewer = %self.id, "send: {e}");
         }
     }
 

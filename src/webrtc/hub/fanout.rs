@@ -46,16 +46,20 @@ impl Hub {
         let room = self.rooms.entry(classroom).or_insert_with(|| Room {
             incarnation,
             live: true,
+            since: None,
             video: Vec::new(),
             viewers: HashSet::new(),
         });
-        if incarnation < room.incarnation {
-            return; // a late start of an older ladder
+        // A late start of an older ladder; but a classroom task started
+        // afresh (removed and added again) counts from 1 again.
+        if incarnation < room.incarnation && room.live {
+            return;
         }
         tracing::debug!(%classroom, incarnation, renditions = ?video.iter().map(|t| (&t.name, t.profile)).collect::<Vec<_>>(), "ladder packetizing");
         let previous: Vec<String> = room.video.iter().map(|t| t.name.clone()).collect();
         room.incarnation = incarnation;
         room.live = true;
+        room.since = None;
         room.video = video;
         let candidates = room.candidates();
         for id in &room.viewers {

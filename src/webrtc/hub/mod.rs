@@ -40,6 +40,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// second), moves a viewer down a rendition, then off.
 const HEAVY_LOSS: f32 = 0.2;
 const LOSSY_REPORTS: u32 = 3;
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// Viewers of a classroom whose feed has not come back for this long are
+/// let go (longer than a camera's reconnect and the lesson's grace).
+const NOT_LIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub enum Command {
     Join {
@@ -115,12 +119,16 @@ pub enum JoinError {
     Offer(String),
     #[error("the WebRTC service is not running")]
     Stopped,
+    #[error("access was withdrawn while joining")]
+    Revoked,
 }
 
 /// A classroom's current ladder, as far as WebRTC goes.
 struct Room {
     incarnation: u64,
     live: bool,
+    /// When the room stopped being live.
+    since: Option<Instant>,
     video: Vec<VideoTrackInfo>,
     viewers: HashSet<Uuid>,
 }
@@ -199,14 +207,24 @@ impl Hub {
 
     pub async fn run(mut self, mut inputs: Inputs) {
         let mut buf = vec![0u8; 2048];
-        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+        let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
         let socket = self.socket.clone();
         loop {
+            // Due timers and housekeeping run first on every pass: with the
+            // select biased towards input, a busy socket must not starve
+            // them (retransmits, keepalives, revocations, stale peers).
+            let now = Instant::now();
+            self.timeouts(now);
+            if now >= next_housekeeping {
+                self.housekeeping(now);
+                next_housekeeping = now + HOUSEKEEPING;
+            }
             let next = self
                 .timers
                 .first()
                 .map(|(at, _)| *at)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+                .unwrap_or(next_housekeeping)
+                .min(next_housekeeping);
             tokio::select! {
                 biased;
                 cmd = inputs.commands.recv() => match cmd {
@@ -232,8 +250,7 @@ impl Hub {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(next.into()) => self.timeouts(Instant::now()),
-                _ = housekeeping.tick() => self.housekeeping(Instant::now()),
+                _ = tokio::time::sleep_until(next.into()) => {}
             }
         }
     }
@@ -248,6 +265,10 @@ impl Hub {
                 access,
                 reply,
             } => {
+                if access.is_some_and(|a| a.revoked(&self.revocations.borrow())) {
+                    let _ = reply.send(Err(JoinError::Revoked));
+                    return;
+                }
                 let joined = self.join(classroom, &offer, facts, want);
                 if let (Ok(joined), Some(access)) = (&joined, access) {
                     self.access.insert(joined.session, access);
@@ -293,7 +314,7 @@ impl Hub {
                     .get(&session)
                     .is_some_and(|v| v.publishing.is_some());
                 if known {
-                    self.remove(session, "unpublished");
+                    self.remove(session, "left");
                 }
                 let _ = reply.send(known);
             }
@@ -400,7 +421,7 @@ impl Hub {
         if let Some(room) = self.rooms.get_mut(&classroom) {
             room.viewers.insert(session);
         }
-        metrics::gauge!("classcast_webrtc_viewers").set(self.viewers.len() as f64);
+        self.count();
         // No keyframe is asked for yet: one made before the viewer has
         // connected would be lost to it, and the next would wait out the
         // coalescing second. Its first packet, once connected, asks.
@@ -418,7 +439,8 @@ impl Hub {
                 self.tcp_peers.insert(peer, writer);
             }
             TcpEvent::Frame { peer, data } => {
-                if !self.datagram(&data, Protocol::Tcp, peer) {
+                let routed = self.datagram(&data, Protocol::Tcp, peer);
+                if !routed && !self.by_addr.contains_key(&(Protocol::Tcp, peer)) {
                     // Nobody's: dropping the writer closes the connection.
                     self.tcp_peers.remove(&peer);
                 }
@@ -444,12 +466,9 @@ impl Hub {
             metrics::counter!("classcast_webrtc_datagrams_dropped_total").increment(1);
             return false;
         };
+        let destination = self.destination(proto, source);
         let Some(viewer) = self.viewers.get_mut(&session) else {
             return false;
-        };
-        let destination = match proto {
-            Protocol::Udp => self.local,
-            _ => self.tcp_local.unwrap_or(self.local),
         };
         let input = Input::Receive(
             Instant::now(),
@@ -473,6 +492,34 @@ impl Hub {
         }
         self.flush(session);
         true
+    }
+
+    /// The local candidate a packet from `source` came in by. str0m drops
+    /// STUN checks whose destination is none of our candidates, so a socket
+    /// bound to every interface, or behind 1:1 NAT (announced addresses),
+    /// must name the candidate, not the bound address.
+    fn destination(&self, proto: Protocol, source: SocketAddr) -> SocketAddr {
+        let bound = match proto {
+            Protocol::Udp => self.local,
+            _ => self.tcp_local.unwrap_or(self.local),
+        };
+        let ours: Vec<SocketAddr> = self
+            .candidates
+            .iter()
+            .filter(|c| c.proto() == proto)
+            .map(|c| c.addr())
+            .collect();
+        ours.iter()
+            .find(|a| a.ip() == bound.ip())
+            .or_else(|| {
+                ours.iter().find(|a| {
+                    a.is_ipv4() == source.is_ipv4()
+                        && a.ip().is_loopback() == source.ip().is_loopback()
+                })
+            })
+            .or(ours.first())
+            .copied()
+            .unwrap_or(bound)
     }
 
     /// Never waits: a full UDP send buffer or TCP write queue loses this
@@ -502,11 +549,17 @@ impl Hub {
     }
 
     fn timeouts(&mut self, now: Instant) {
+        // Each due peer once per pass: one that is due again at once (str0m
+        // clamps to its last `now`) waits for the next pass, never spins.
+        let mut due = Vec::new();
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
                 break;
             }
             self.timers.pop_first();
+            due.push(id);
+        }
+        for id in due {
             if let Some(viewer) = self.viewers.get_mut(&id) {
                 viewer.timeout = None;
                 if let Err(e) = viewer.rtc.handle_input(Input::Timeout(now)) {
@@ -525,7 +578,20 @@ impl Hub {
             .map(|v| v.id)
             .collect();
         for id in stale {
-            self.remove(id, "never connected");
+            self.remove(id, "never_connected");
+        }
+        // A classroom whose feed never came back: its viewers are let go.
+        let abandoned: Vec<Uuid> = self
+            .rooms
+            .values()
+            .filter(|r| {
+                r.since
+                    .is_some_and(|at| now.duration_since(at) > NOT_LIVE_TIMEOUT)
+            })
+            .flat_map(|r| r.viewers.iter().copied())
+            .collect();
+        for id in abandoned {
+            self.remove(id, "not_live");
         }
         if self.revocations.has_changed().unwrap_or(false) {
             let revocations = self.revocations.borrow_and_update().clone();
@@ -537,7 +603,7 @@ impl Hub {
                 .collect();
             for id in revoked {
                 metrics::counter!("classcast_webrtc_viewers_revoked_total").increment(1);
-                self.remove(id, "access revoked");
+                self.remove(id, "revoked");
             }
         }
         self.rooms.retain(|_, r| r.live || !r.viewers.is_empty());
@@ -610,28 +676,45 @@ impl Hub {
         }
     }
 
-    fn remove(&mut self, id: Uuid, why: &str) {
+    fn remove(&mut self, id: Uuid, why: &'static str) {
         let Some(mut viewer) = self.viewers.remove(&id) else {
             return;
         };
-        tracing::debug!(viewer = %id, "viewer gone: {why}");
+        let role = if viewer.publishing.is_some() {
+            "publisher"
+        } else {
+            "viewer"
+        };
+        // Sessions that never connect are what a firewall blocking the
+        // media ports looks like: worth an admin's eye.
+        if why == "never_connected" {
+            tracing::info!(session = %id, classroom = %viewer.classroom, role, "WebRTC peer never connected: is UDP/TCP {} reachable?", self.local.port());
+        } else {
+            tracing::debug!(session = %id, role, "WebRTC peer gone: {why}");
+        }
+        metrics::counter!("classcast_webrtc_sessions_ended_total", "role" => role, "reason" => why)
+            .increment(1);
         if let Some(publishing) = &viewer.publishing {
             publishing.finish();
             metrics::gauge!("classcast_webrtc_publishers").decrement(1.0);
+        }
+        // The entry in the timers is the one from before the goodbye.
+        if let Some(at) = viewer.timeout.take() {
+            self.timers.remove(&(at, id));
         }
         viewer.rtc.disconnect();
         // Say goodbye (DTLS close) if there is anything to say.
         for (proto, destination, contents) in viewer.drain().transmits {
             self.send(proto, destination, contents);
         }
-        if let Some(at) = viewer.timeout {
-            self.timers.remove(&(at, id));
-        }
         for addr in &viewer.addrs {
-            self.by_addr.remove(addr);
-            if addr.0 == Protocol::Tcp {
-                // Its connection ends with it.
-                self.tcp_peers.remove(&addr.1);
+            // An address reused since (NAT) belongs to someone else now.
+            if self.by_addr.get(addr) == Some(&id) {
+                self.by_addr.remove(addr);
+                if addr.0 == Protocol::Tcp {
+                    // Its connection ends with it.
+                    self.tcp_peers.remove(&addr.1);
+                }
             }
         }
         self.by_ufrag.remove(&viewer.ufrag);
@@ -639,7 +722,16 @@ impl Hub {
         if let Some(room) = self.rooms.get_mut(&viewer.classroom) {
             room.viewers.remove(&id);
         }
-        metrics::gauge!("classcast_webrtc_viewers").set(self.viewers.len() as f64);
+        self.count();
+    }
+
+    fn count(&self) {
+        let publishers = self
+            .viewers
+            .values()
+            .filter(|v| v.publishing.is_some())
+            .count();
+        metrics::gauge!("classcast_webrtc_viewers").set((self.viewers.len() - publishers) as f64);
     }
 }
 
