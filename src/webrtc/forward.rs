@@ -137,6 +137,33 @@ impl KeyframeRequests {
     }
 }
 
+/// Whether a viewer's network keeps up, from its receiver reports (about
+/// one a second): loss above `HEAVY_LOSS` in `LOSSY_REPORTS` reports in a
+/// row means it cannot, and it should get less.
+#[derive(Debug, Default, Clone)]
+pub struct LossWatch {
+    in_a_row: u32,
+}
+
+pub const HEAVY_LOSS: f32 = 0.2;
+pub const LOSSY_REPORTS: u32 = 3;
+
+impl LossWatch {
+    /// True when the viewer should move down (then start counting afresh).
+    pub fn report(&mut self, loss: Option<f32>) -> bool {
+        if loss.is_none_or(|loss| loss < HEAVY_LOSS) {
+            self.in_a_row = 0;
+            return false;
+        }
+        self.in_a_row += 1;
+        if self.in_a_row < LOSSY_REPORTS {
+            return false;
+        }
+        self.in_a_row = 0;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +232,21 @@ mod tests {
     fn audio_needs_no_keyframe() {
         let mut rw = Rewriter::new(false, 0);
         assert!(rw.forward((1, None), &packet(3, 0, false)).is_some());
+    }
+
+    #[test]
+    fn three_heavy_loss_reports_in_a_row_move_a_viewer_down() {
+        let mut watch = LossWatch::default();
+        assert!(!watch.report(Some(0.5)));
+        assert!(!watch.report(Some(0.3)));
+        // A good report in between starts the count again.
+        assert!(!watch.report(Some(0.01)));
+        assert!(!watch.report(Some(0.4)));
+        assert!(!watch.report(Some(0.4)));
+        assert!(watch.report(Some(0.25)));
+        // And after a move, three more are needed before the next one.
+        assert!(!watch.report(Some(0.9)));
+        assert!(!watch.report(None));
     }
 
     #[test]

@@ -41,8 +41,8 @@ pub struct Viewer {
     pub timeout: Option<Instant>,
     /// Addresses STUN checks came from, routed here.
     pub addrs: Vec<(Protocol, SocketAddr)>,
-    /// Consecutive stats reports with heavy loss.
-    pub lossy_reports: u32,
+    /// Whether its network keeps up, from its receiver reports.
+    pub loss: super::forward::LossWatch,
     pub opus_pt: Option<Pt>,
     /// A WHIP publisher (it sends, it does not watch), and when it was
     /// last asked for a keyframe.
@@ -104,7 +104,7 @@ impl Viewer {
             connected: false,
             timeout: None,
             addrs: Vec::new(),
-            lossy_reports: 0,
+            loss: Default::default(),
             opus_pt: None,
             publishing,
             last_keyframe_request: None,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
-use super::{HEAVY_LOSS, Hub, LOSSY_REPORTS, Room};
+use super::{Hub, Room};
 use crate::transcode::rtp::{RtpMsg, RtpPacket, Track, VideoTrackInfo};
 use crate::webrtc::offer::{self, Want};
 
@@ -155,15 +155,9 @@ impl Hub {
         if viewer.video.as_ref().is_none_or(|v| v.mid != stats.mid) {
             return false;
         }
-        if stats.loss.is_none_or(|loss| loss < HEAVY_LOSS) {
-            viewer.lossy_reports = 0;
+        if !viewer.loss.report(stats.loss) {
             return false;
         }
-        viewer.lossy_reports += 1;
-        if viewer.lossy_reports < LOSSY_REPORTS {
-            return false;
-        }
-        viewer.lossy_reports = 0;
         let Some(room) = self.rooms.get(&viewer.classroom) else {
             return false;
         };

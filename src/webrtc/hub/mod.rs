@@ -36,10 +36,6 @@ use crate::transcode::rtp::{RtpMsg, VideoTrackInfo};
 
 /// A viewer that has not completed ICE in this long is let go.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Loss reported above this share, in this many reports in a row (one a
-/// second), moves a viewer down a rendition, then off.
-const HEAVY_LOSS: f32 = 0.2;
-const LOSSY_REPORTS: u32 = 3;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Viewers of a classroom whose feed has not come back for this long are
 /// let go (longer than a camera's reconnect and the lesson's grace).
