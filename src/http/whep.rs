@@ -23,7 +23,7 @@ use super::error::{ApiError, Path, Query};
 use super::media::{MediaCaller, authorize};
 use crate::auth::playback::Scope;
 use crate::webrtc::offer::{self, Want};
-use crate::webrtc::{Access, JoinError};
+use crate::webrtc::{Access, JoinError, Joined};
 
 /// A lesson that is not live yet may be in a few seconds.
 const NOT_LIVE_RETRY_SECONDS: u64 = 5;
@@ -46,7 +46,7 @@ pub struct WhepQuery {
     rendition: Option<String>,
 }
 
-fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+pub(super) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -102,7 +102,18 @@ async fn offer(
             JoinError::Revoked => ApiError::Forbidden,
         })?;
     let location = format!("/whep/{classroom}/{}", joined.session);
-    let mut response = (StatusCode::CREATED, joined.answer).into_response();
+    let rendition = joined.rendition.clone();
+    let mut response = created(location, &joined, &webrtc.ice_servers);
+    if let Ok(value) = HeaderValue::from_str(&rendition) {
+        response.headers_mut().insert("classcast-rendition", value);
+    }
+    Ok(response)
+}
+
+/// WHEP's and WHIP's 201: the SDP answer, the session's URL and ETag, and
+/// the STUN/TURN servers as `Link` headers.
+pub(super) fn created(location: String, joined: &Joined, ice_servers: &[String]) -> Response {
+    let mut response = (StatusCode::CREATED, joined.answer.clone()).into_response();
     let out = response.headers_mut();
     out.insert(
         header::CONTENT_TYPE,
@@ -115,11 +126,10 @@ async fn offer(
     };
     set("location", location);
     set("etag", format!("\"{}\"", joined.session.simple()));
-    set("classcast-rendition", joined.rendition);
-    for server in webrtc.ice_servers.iter() {
+    for server in ice_servers {
         set("link", format!("<{server}>; rel=\"ice-server\""));
     }
-    Ok(response)
+    response
 }
 
 /// The revocation epochs this viewer came in under; None with sign-in off.

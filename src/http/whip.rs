@@ -12,13 +12,14 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::routing::post;
 use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Path};
+use super::whep::content_type_is;
 use crate::ingest::gate::Protocol;
 use crate::ingest::pipeline::WHIP_CAPS;
 use crate::webrtc::JoinError;
@@ -38,14 +39,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
 async fn publish_with_bearer(
@@ -97,23 +90,11 @@ async fn publish(
             _ => ApiError::WebRtcOff,
         })?;
     tracing::info!(%classroom, session = %joined.session, "WHIP publisher connected");
-    let mut response = (StatusCode::CREATED, joined.answer).into_response();
-    let out = response.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/sdp"),
-    );
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            out.append(name, value);
-        }
-    };
-    set("location", format!("/whip/sessions/{}", joined.session));
-    set("etag", format!("\"{}\"", joined.session.simple()));
-    for server in webrtc.ice_servers.iter() {
-        set("link", format!("<{server}>; rel=\"ice-server\""));
-    }
-    Ok(response)
+    Ok(super::whep::created(
+        format!("/whip/sessions/{}", joined.session),
+        &joined,
+        &webrtc.ice_servers,
+    ))
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
