@@ -175,6 +175,7 @@ impl Ladder {
         let video = appsrc("video")?;
         let audio = appsrc("audio")?;
         let shedding = watch_shedding(&pipeline, renditions);
+        pace_thumbnails(&pipeline);
         for (index, rendition) in renditions.iter().enumerate() {
             let sink = pipeline
                 .by_name(&format!("rendition_{}", rendition.name))
@@ -296,6 +297,43 @@ impl ShedQueue {
 /// next buffer it lets out DISCONT, and from there everything up to the
 /// next keyframe goes too. Probes run on streaming threads: they count and
 /// decide, nothing more.
+/// One thumbnail a second of stream time. This used to be `videorate
+/// drop-only=true max-rate=1`, but videorate asserts (a `g_error`, so the
+/// whole process exits) on buffers without a duration, which is what a
+/// browser's WHIP H.264 decodes to: its SPS carries no frame timing.
+fn pace_thumbnails(pipeline: &gst::Pipeline) {
+    let Some(src) = pipeline
+        .by_name("thumb_gate")
+        .and_then(|q| q.static_pad("src"))
+    else {
+        return;
+    };
+    const NONE: u64 = u64::MAX;
+    let last = AtomicU64::new(NONE);
+    src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        let previous = last.load(Ordering::Relaxed);
+        let previous = (previous != NONE).then_some(previous);
+        if thumbnail_due(previous, pts.nseconds()) {
+            last.store(pts.nseconds(), Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        } else {
+            gst::PadProbeReturn::Drop
+        }
+    });
+}
+
+/// Whether a picture at `pts` becomes the next thumbnail: the first one,
+/// one a second after the last, or any after timestamps jumped back.
+fn thumbnail_due(last: Option<u64>, pts: u64) -> bool {
+    match last {
+        None => true,
+        Some(last) => pts < last || pts - last >= 1_000_000_000,
+    }
+}
+
 fn watch_shedding(pipeline: &gst::Pipeline, renditions: &[RenditionPlan]) -> Vec<ShedQueue> {
     let queues =
         std::iter::once("decode".to_string()).chain(renditions.iter().map(|r| r.name.clone()));
@@ -407,4 +445,24 @@ fn fragment_callbacks(
             Ok(gst::FlowSuccess::Ok)
         })
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thumbnail_due;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn thumbnails_come_once_a_second_of_stream_time() {
+        assert!(thumbnail_due(None, 5 * S));
+        assert!(!thumbnail_due(Some(5 * S), 5 * S + S / 30));
+        assert!(!thumbnail_due(Some(5 * S), 6 * S - 1));
+        assert!(thumbnail_due(Some(5 * S), 6 * S));
+    }
+
+    #[test]
+    fn timestamps_that_jump_back_restart_the_pace() {
+        assert!(thumbnail_due(Some(50 * S), S));
+    }
 }
