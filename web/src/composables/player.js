@@ -9,10 +9,14 @@ import { onBeforeUnmount, reactive } from 'vue';
 // Live: play 3 s behind the newest segment's end (1.5 segments), and drift
 // back to that at up to 1.1x after a stall, rather than stay late for the
 // rest of the lesson. WebRTC is the path for interactive latency.
-const LIVE_CONFIG = { liveSyncDuration: 3, liveMaxLatencyDuration: 12, maxLiveSyncPlaybackRate: 1.1, lowLatencyMode: false };
+// No metadata text tracks: we send no ID3 or emsg timed metadata, and
+// hls.js makes such a track from a data: URL, which our CSP (media-src
+// 'self' blob:) rightly refuses.
+const NO_METADATA = { enableID3MetadataCues: false, enableEmsgMetadataCues: false, enableDateRangeMetadataCues: false };
+const LIVE_CONFIG = { ...NO_METADATA, liveSyncDuration: 3, liveMaxLatencyDuration: 12, maxLiveSyncPlaybackRate: 1.1, lowLatencyMode: false };
 // Recordings start at the beginning, also while still being recorded (the
 // playlist has no ENDLIST yet and would otherwise start at its live edge).
-const VOD_CONFIG = { lowLatencyMode: false, startPosition: 0 };
+const VOD_CONFIG = { ...NO_METADATA, lowLatencyMode: false, startPosition: 0 };
 const REFRESH_AT = 0.7;
 const MIN_REFRESH_MS = 2000;
 
@@ -140,9 +144,12 @@ export function usePlayer(getVideo, { live, fetchPlayback }) {
         if (now - lastMediaRecovery < 3000) hls.swapAudioCodec();
         lastMediaRecovery = now;
         hls.recoverMediaError();
-      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR && data.details !== Hls.ErrorDetails.MANIFEST_LOAD_ERROR && data.details !== Hls.ErrorDetails.MANIFEST_LOAD_TIMEOUT) {
         retryTimer = setTimeout(() => hls && hls.startLoad(), 2000);
       } else {
+        // Includes a master playlist that is not there yet (404: the lesson
+        // has just gone live and its first segments are still being cut),
+        // which startLoad() would never ask for again: start over.
         const current = url;
         hls.destroy();
         hls = null;
