@@ -44,20 +44,23 @@ trap cleanup EXIT
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$media/server.log"; exit 1; }
 fail() { echo "--- server log ---"; tail -50 "$media/server.log"; exit 1; }
+# BROWSER_TESTS="whip whep" runs only those files (while working on one page).
+wanted() { [ -z "${BROWSER_TESTS:-}" ] || [[ " $BROWSER_TESTS " == *" $1 "* ]]; }
 # First, as a newcomer: the setup link the server printed makes the first
 # admin, who then puts a classroom on air with nothing but the UI.
 setup_code=$(grep -o 'setup?code=[A-Za-z0-9_-]*' "$media/server.log" | head -1 | cut -d= -f2)
 [ -n "$setup_code" ] || { echo "the server printed no setup link"; cat "$media/server.log"; exit 1; }
 export CLASSCAST_URL="http://127.0.0.1:$port"
-(cd web && CLASSCAST_SETUP_CODE="$setup_code" node --test tests/setup.test.mjs) || fail
+if wanted setup; then (cd web && CLASSCAST_SETUP_CODE="$setup_code" node --test tests/setup.test.mjs) || fail; fi
 # Pages open signed in, with an admin made the way an IT office would:
 # classcast admin create, password on standard input.
 admin_password="browser-test-$(date +%s)-pw"
 echo "$admin_password" | ./target/debug/classcast admin create --username 教务处管理员 --password-stdin
 export CLASSCAST_ADMIN=教务处管理员 CLASSCAST_ADMIN_PASSWORD="$admin_password" CLASSCAST_PLAYBACK_TTL=$playback_ttl
 cd web
-node --test tests/watch.test.mjs || fail
-node --test tests/whep.test.mjs || fail
-node --test tests/admin_pages.test.mjs || fail
-CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs || fail
+if wanted watch; then node --test tests/watch.test.mjs || fail; fi
+if wanted whep; then node --test tests/whep.test.mjs || fail; fi
+if wanted whip; then node --test tests/whip.test.mjs || fail; fi
+if wanted admin_pages; then node --test tests/admin_pages.test.mjs || fail; fi
+if wanted sign_in; then CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs || fail; fi
 echo "screenshots: $CLASSCAST_SCREENSHOT_DIR ($(ls "$CLASSCAST_SCREENSHOT_DIR" | wc -l) files)"

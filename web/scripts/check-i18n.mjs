@@ -27,7 +27,9 @@ const ENUMS = {
   'role.': ['system_admin', 'school_admin', 'resource_staff', 'reviewer', 'teacher', 'classroom_device', 'viewer'],
   'review_level.': ['teaching_group', 'school', 'resource_center'],
   'school_kind.': ['campus', 'partner', 'group'],
-  'source.kind.': ['rtmp', 'srt', 'rtsp', 'test'],
+  'source.kind.': ['rtmp', 'srt', 'whip', 'rtsp', 'test'],
+  'publish.status.': ['idle', 'previewing', 'connecting', 'live', 'error'],
+  'publish.error.': ['denied', 'no_device', 'blocked', 'lost', 'server'],
   'source.role.': ['teacher', 'students', 'blackboard', 'screen', 'other'],
   // Looked up with has() first, so optional: problem., sso_error., audit., recording.gap_reason., audit.kind.
 };

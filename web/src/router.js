@@ -18,6 +18,8 @@ const routes = [
   { path: '/admin/users', name: 'users', component: () => import('./pages/UsersPage.vue'), meta: { nav: 'users', admin: true } },
   { path: '/admin/schools', name: 'schools', component: () => import('./pages/SchoolsPage.vue'), meta: { nav: 'schools', admin: true } },
   { path: '/admin/audit', name: 'audit', component: () => import('./pages/AuditPage.vue'), meta: { nav: 'audit', admin: true } },
+  // Public: the stream key in the address is the credential, as for OBS.
+  { path: '/publish', name: 'publish', component: () => import('./pages/PublishPage.vue'), meta: { public: true, nav: 'classrooms' } },
   { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
   { path: '/setup', name: 'setup', component: () => import('./pages/SetupPage.vue'), meta: { public: true } },
   { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { public: true } },

@@ -31,6 +31,10 @@ export function launch() {
       // The test server's WebRTC (WHEP) candidates are on 127.0.0.1, which
       // Chromium leaves out of peer connections unless told.
       '--allow-loopback-in-peer-connection',
+      // The publish page's camera and microphone: Chromium's own moving
+      // test picture and beep, with the permission prompt answered yes.
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
     ],
   });
 }
@@ -108,6 +112,8 @@ export function playback(page) {
       paused: video.paused,
       readyState: video.readyState,
       error: video.error && video.error.message,
+      // What the page tells the person, when it tells them anything.
+      overlay: (document.querySelector('.player-overlay') || {}).textContent || null,
     };
   });
 }

@@ -83,8 +83,21 @@ export async function request(method, path, body) {
  */
 export async function whepOffer(classroomId, sdp, { rendition, token } = {}) {
   const path = `/whep/${encodeURIComponent(classroomId)}${query({ rendition, token })}`;
-  const headers = { 'Content-Type': 'application/sdp', Accept: 'application/sdp', 'Accept-Language': language() };
-  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  return postSdp(path, sdp, csrfToken ? { 'X-CSRF-Token': csrfToken } : {});
+}
+
+/**
+ * WHIP (WebRTC publishing, RFC 9725): posts the SDP offer with the source's
+ * stream key as the Bearer token (as OBS does), gives back {sdp, location}.
+ * Failures are ApiErrors as for whepOffer.
+ */
+export async function whipOffer(streamKey, sdp) {
+  return postSdp('/whip', sdp, { Authorization: `Bearer ${streamKey}` });
+}
+
+/** An SDP offer POSTed the WHEP/WHIP way; the answer, its Location and rendition. */
+async function postSdp(path, sdp, extraHeaders) {
+  const headers = { 'Content-Type': 'application/sdp', Accept: 'application/sdp', 'Accept-Language': language(), ...extraHeaders };
   let response;
   try {
     response = await fetch(path, { method: 'POST', headers, body: sdp, cache: 'no-store', credentials: 'same-origin' });
@@ -107,18 +120,18 @@ export async function whepOffer(classroomId, sdp, { rendition, token } = {}) {
   const location = response.headers.get('Location');
   return {
     sdp: text,
-    // Relative to the POST, as WHEP allows.
+    // Relative to the POST, as WHEP and WHIP allow.
     location: location ? new URL(location, new URL(path, window.location.href)).href : null,
     rendition: response.headers.get('Classcast-Rendition'),
   };
 }
 
 /**
- * Ends a WHEP session (its Location). `keepalive` lets it outlive the page,
+ * Ends a WHEP or WHIP session (its Location). `keepalive` lets it outlive the page,
  * for pagehide. Never throws: an ended page cannot do anything about it,
  * and the server times out sessions whose browser went quiet anyway.
  */
-export async function whepEnd(location, { keepalive = false } = {}) {
+export async function endWebRtcSession(location, { keepalive = false } = {}) {
   const headers = { 'Accept-Language': language() };
   if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
   try {

@@ -3,11 +3,11 @@
 // a second behind the classroom. Its state has the shape QualitySelect and
 // the watch page read from usePlayer (levels, manualLevel, currentLevel,
 // status, muted), so the page swaps one for the other. Only this file
-// touches RTCPeerConnection; the HTTP side is whepOffer/whepEnd in the API
+// touches RTCPeerConnection; the HTTP side is whepOffer/endWebRtcSession in the API
 // client. It does not decide when to use WebRTC: the page does.
 
 import { onBeforeUnmount, reactive } from 'vue';
-import { whepOffer, whepEnd } from '../api/client.js';
+import { whepOffer, endWebRtcSession } from '../api/client.js';
 import { tokenOf } from './player.js';
 
 // The server is ICE-lite with host candidates: once the answer is in, the
@@ -123,7 +123,7 @@ export function useWhep(getVideo, { classroomId, fetchPlayback }) {
       peer.onconnectionstatechange = null;
       peer.close();
     }
-    if (location) whepEnd(location, { keepalive });
+    if (location) endWebRtcSession(location, { keepalive });
   }
 
   /** Closes the connection and ends the server's session; `keepalive` when the page is going away. */
