@@ -14,6 +14,7 @@ pub mod offer;
 pub mod publisher;
 mod tcp;
 mod viewer;
+pub mod voice;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, Once};
@@ -43,6 +44,8 @@ pub struct WebRtc {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub ice_servers: Arc<[String]>,
+    /// Classrooms whose WHIP publisher is talking now (RFC 6464 levels).
+    pub talking: tokio::sync::watch::Receiver<hub::Talking>,
 }
 
 impl WebRtc {
@@ -72,7 +75,7 @@ impl WebRtc {
             .dtls_provider
             .generate_certificate()
             .context("making the DTLS certificate")?;
-        let hub = hub::Hub::new(
+        let (hub, talking) = hub::Hub::new(
             socket,
             candidates,
             cert,
@@ -97,6 +100,7 @@ impl WebRtc {
             udp,
             tcp,
             ice_servers: config.ice_servers.clone().into(),
+            talking,
         };
         Ok((handle, RtpIntake { packets, control }))
     }
@@ -168,6 +172,15 @@ impl WebRtc {
         let (reply, known) = oneshot::channel();
         let cmd = hub::Command::Unpublish { session, reply };
         self.commands.send(cmd).await.is_ok() && known.await.unwrap_or(false)
+    }
+
+    /// Mutes or unmutes a classroom's WHIP audio (interactive sessions):
+    /// dropped before its ingest while muted, also for a later publisher.
+    pub async fn mute(&self, classroom: Uuid, muted: bool) {
+        let _ = self
+            .commands
+            .send(hub::Command::Mute { classroom, muted })
+            .await;
     }
 
     /// Ends a session; false for an unknown one.

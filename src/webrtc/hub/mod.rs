@@ -25,6 +25,11 @@ use uuid::Uuid;
 
 mod fanout;
 mod net;
+mod peers;
+mod voice;
+
+use peers::finish;
+pub use voice::Talking;
 
 use crate::auth::playback::Revocations;
 
@@ -76,6 +81,8 @@ pub enum Command {
         session: Uuid,
         reply: oneshot::Sender<bool>,
     },
+    /// The teacher muted or unmuted a classroom of an interactive session.
+    Mute { classroom: Uuid, muted: bool },
 }
 
 /// The revocation epochs a viewer was let in under: when the viewer's or
@@ -162,6 +169,7 @@ pub struct Hub {
     access: HashMap<Uuid, Access>,
     /// How often a WHIP publisher must send a keyframe: the HLS segment.
     publisher_gop: Duration,
+    voices: voice::Voices,
 }
 
 pub struct Inputs {
@@ -180,9 +188,10 @@ impl Hub {
         revocations: watch::Receiver<Arc<Revocations>>,
         publisher_gop: Duration,
         tcp_local: Option<SocketAddr>,
-    ) -> std::io::Result<Self> {
+    ) -> std::io::Result<(Self, watch::Receiver<Talking>)> {
         let local = socket.local_addr()?;
-        Ok(Self {
+        let (voices, talking) = voice::Voices::new();
+        let hub = Self {
             socket: Arc::new(socket),
             local,
             candidates,
@@ -199,7 +208,9 @@ impl Hub {
             revocations,
             access: HashMap::new(),
             publisher_gop,
-        })
+            voices,
+        };
+        Ok((hub, talking))
     }
 
     pub async fn run(mut self, mut inputs: Inputs) {
@@ -315,6 +326,7 @@ impl Hub {
                 }
                 let _ = reply.send(known);
             }
+            Command::Mute { classroom, muted } => self.voices.mute(classroom, muted),
             Command::Leave {
                 classroom,
                 session,
@@ -452,6 +464,7 @@ impl Hub {
     }
 
     fn housekeeping(&mut self, now: Instant) {
+        self.voices.tick(now);
         let stale: Vec<Uuid> = self
             .viewers
             .values()
@@ -540,6 +553,9 @@ impl Hub {
                     let Some(publishing) = viewer.publishing.as_mut() else {
                         continue;
                     };
+                    if !self.voices.heard(publishing.classroom, &data) {
+                        continue;
+                    }
                     match publishing.frame(&data) {
                         Ok(true) => viewer.request_keyframe(Instant::now()),
                         Ok(false) => {}
@@ -555,71 +571,5 @@ impl Hub {
         if gone {
             self.remove(id, "disconnected");
         }
-    }
-
-    fn remove(&mut self, id: Uuid, why: &'static str) {
-        let Some(mut viewer) = self.viewers.remove(&id) else {
-            return;
-        };
-        let role = if viewer.publishing.is_some() {
-            "publisher"
-        } else {
-            "viewer"
-        };
-        // Sessions that never connect are what a firewall blocking the
-        // media ports looks like: worth an admin's eye.
-        if why == "never_connected" {
-            tracing::info!(session = %id, classroom = %viewer.classroom, role, "WebRTC peer never connected: is UDP/TCP {} reachable?", self.local.port());
-        } else {
-            tracing::debug!(session = %id, role, "WebRTC peer gone: {why}");
-        }
-        metrics::counter!("classcast_webrtc_sessions_ended_total", "role" => role, "reason" => why)
-            .increment(1);
-        if let Some(publishing) = &viewer.publishing {
-            publishing.finish();
-            metrics::gauge!("classcast_webrtc_publishers").decrement(1.0);
-        }
-        // The entry in the timers is the one from before the goodbye.
-        if let Some(at) = viewer.timeout.take() {
-            self.timers.remove(&(at, id));
-        }
-        viewer.rtc.disconnect();
-        // Say goodbye (DTLS close) if there is anything to say.
-        for (proto, destination, contents) in viewer.drain().transmits {
-            self.send(proto, destination, contents);
-        }
-        for addr in &viewer.addrs {
-            // An address reused since (NAT) belongs to someone else now.
-            if self.by_addr.get(addr) == Some(&id) {
-                self.by_addr.remove(addr);
-                if addr.0 == Protocol::Tcp {
-                    // Its connection ends with it.
-                    self.tcp_peers.remove(&addr.1);
-                }
-            }
-        }
-        self.by_ufrag.remove(&viewer.ufrag);
-        self.access.remove(&id);
-        if let Some(room) = self.rooms.get_mut(&viewer.classroom) {
-            room.viewers.remove(&id);
-        }
-        self.count();
-    }
-
-    fn count(&self) {
-        let publishers = self
-            .viewers
-            .values()
-            .filter(|v| v.publishing.is_some())
-            .count();
-        metrics::gauge!("classcast_webrtc_viewers").set((self.viewers.len() - publishers) as f64);
-    }
-}
-
-/// Ends an admitted ingest that will get no frames.
-fn finish(admitted: &Admitted) {
-    let _ = admitted.input.end_of_stream();
-    if let Some(audio) = &admitted.input_audio {
-        let _ = audio.end_of_stream();
     }
 }
