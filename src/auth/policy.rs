@@ -93,6 +93,22 @@ pub fn can_manage_recording(who: &Principal, recording: &RecordingFacts) -> bool
     who.administers(recording.school_id) || recording.teacher_id == Some(who.user_id)
 }
 
+/// Scheduling, starting and ending an interactive session from a main
+/// classroom, and the teacher's controls in it (mute, speaking): the main
+/// classroom's school's teachers and administrators.
+pub fn can_run_interactive(who: &Principal, main: &ClassroomFacts) -> bool {
+    who.administers(main.school_id) || (who.has(Role::Teacher) && who.in_school(main.school_id))
+}
+
+/// Sending a classroom's camera and microphone into an interactive
+/// session: that classroom's own school (its teachers, its classroom
+/// device account, its administrators).
+pub fn can_take_part(who: &Principal, classroom: &ClassroomFacts) -> bool {
+    who.administers(classroom.school_id)
+        || (who.in_school(classroom.school_id)
+            && (who.has(Role::Teacher) || who.has(Role::ClassroomDevice)))
+}
+
 /// Creating schools and campuses is the group's business.
 pub fn can_manage_schools(who: &Principal) -> bool {
     who.is_system_admin()

@@ -246,11 +246,18 @@ pub async fn facts(
         .bind(id)
         .fetch_one(db)
         .await?;
-    let audiences =
+    let mut audiences: Vec<Uuid> =
         sqlx::query_scalar("SELECT school_id FROM classroom_audiences WHERE classroom_id = $1")
             .bind(id)
             .fetch_all(db)
             .await?;
+    // While an interactive session links it to other schools' classrooms,
+    // those schools are invited too (and only then).
+    for school in super::interactive::guest_schools(db, id, chrono::Utc::now()).await? {
+        if school != school_id && !audiences.contains(&school) {
+            audiences.push(school);
+        }
+    }
     Ok(crate::auth::policy::ClassroomFacts {
         school_id,
         audiences,

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod classrooms;
+pub mod interactive;
 pub mod ledger;
 pub mod lessons;
 pub mod recordings;

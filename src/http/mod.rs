@@ -8,6 +8,7 @@ mod body_limit;
 pub mod classrooms;
 pub mod error;
 pub mod extract;
+pub mod interactive;
 pub mod media;
 pub mod playback;
 pub mod recordings;
@@ -105,6 +106,15 @@ pub struct AppState {
         sso::sso_info,
         sso::sso_login,
         sso::sso_callback,
+        interactive::list,
+        interactive::create,
+        interactive::show,
+        interactive::update,
+        interactive::start,
+        interactive::end,
+        interactive::remove,
+        interactive::set_muted,
+        interactive::publish,
     )
 )]
 pub struct ApiDoc;
@@ -120,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schools::router())
         .merge(classrooms::router())
         .merge(recordings::router())
+        .merge(interactive::router())
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))

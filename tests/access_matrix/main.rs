@@ -10,6 +10,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod interactive;
 mod requests;
 mod rules;
 mod whep;
@@ -528,6 +529,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     )
     .await;
     whep::check(&once, &fixture).await;
+    interactive::check(&once, &fixture).await;
     let checked = once.checked.into_inner();
     for (method, path) in CHECKED_SEPARATELY {
         let elsewhere = OTHER_TESTS.iter().any(|(m, p, _)| m == method && p == path);

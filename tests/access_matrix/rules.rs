@@ -226,6 +226,20 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/whip/{stream_key}"),
     ("PATCH", "/whip/sessions/{session}"),
     ("DELETE", "/whip/sessions/{session}"),
+    // Interactive sessions have an order (schedule, start, end):
+    // tests/access_matrix/interactive.rs.
+    ("GET", "/api/interactive"),
+    ("POST", "/api/interactive"),
+    ("GET", "/api/interactive/{id}"),
+    ("PATCH", "/api/interactive/{id}"),
+    ("DELETE", "/api/interactive/{id}"),
+    ("POST", "/api/interactive/{id}/start"),
+    ("POST", "/api/interactive/{id}/end"),
+    ("PATCH", "/api/interactive/{id}/classrooms/{participant}"),
+    (
+        "POST",
+        "/api/interactive/{id}/classrooms/{participant}/whip",
+    ),
 ];
 
 /// Routes open to everyone by design, each for its own reason.
