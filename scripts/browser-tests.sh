@@ -61,6 +61,7 @@ cd web
 if wanted watch; then node --test tests/watch.test.mjs || fail; fi
 if wanted whep; then node --test tests/whep.test.mjs || fail; fi
 if wanted whip; then node --test tests/whip.test.mjs || fail; fi
+if wanted interactive; then node --test tests/interactive.test.mjs || fail; fi
 if wanted admin_pages; then node --test tests/admin_pages.test.mjs || fail; fi
 if wanted sign_in; then CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs || fail; fi
 echo "screenshots: $CLASSCAST_SCREENSHOT_DIR ($(ls "$CLASSCAST_SCREENSHOT_DIR" | wc -l) files)"

@@ -30,6 +30,9 @@ const ENUMS = {
   'source.kind.': ['rtmp', 'srt', 'whip', 'rtsp', 'test'],
   'publish.status.': ['idle', 'previewing', 'connecting', 'live', 'error'],
   'publish.error.': ['denied', 'no_device', 'blocked', 'lost', 'server'],
+  'interactive.kind.': ['delivery', 'master_teacher', 'school_network', 'research'],
+  'interactive.state.': ['scheduled', 'live', 'ended'],
+  'interactive.': ['start_failed', 'end_failed', 'mute_failed', 'speak_failed'],
   'source.role.': ['teacher', 'students', 'blackboard', 'screen', 'other'],
   // Looked up with has() first, so optional: problem., sso_error., audit., recording.gap_reason., audit.kind.
 };

@@ -13,6 +13,8 @@ const routes = [
   // The old per-classroom list: the recordings page filtered to one classroom.
   { path: '/recordings/:id', redirect: (to) => ({ name: 'recordings', query: { classroom: to.params.id } }) },
   { path: '/recording/:id', name: 'recording', component: () => import('./pages/RecordingPage.vue'), meta: { nav: 'recordings' } },
+  { path: '/interactive', name: 'interactive-list', component: () => import('./pages/InteractiveListPage.vue'), meta: { nav: 'interactive' } },
+  { path: '/interactive/:id', name: 'interactive', component: () => import('./pages/InteractivePage.vue'), meta: { nav: 'interactive' } },
   { path: '/classrooms', name: 'classrooms', component: () => import('./pages/ClassroomsPage.vue'), meta: { nav: 'classrooms', admin: true } },
   { path: '/classrooms/:id', name: 'classroom', component: () => import('./pages/ClassroomPage.vue'), meta: { nav: 'classrooms', admin: true } },
   { path: '/admin/users', name: 'users', component: () => import('./pages/UsersPage.vue'), meta: { nav: 'users', admin: true } },

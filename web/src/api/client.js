@@ -191,4 +191,19 @@ export const api = {
   deleteSchool: (sid) => request('DELETE', `/api/schools/${id(sid)}`),
 
   audit: (params) => request('GET', `/api/audit${query(params)}`),
+
+  interactiveSessions: () => request('GET', '/api/interactive'),
+  interactiveSession: (sid) => request('GET', `/api/interactive/${id(sid)}`),
+  createInteractive: (body) => request('POST', '/api/interactive', body),
+  updateInteractive: (sid, body) => request('PATCH', `/api/interactive/${id(sid)}`, body),
+  startInteractive: (sid) => request('POST', `/api/interactive/${id(sid)}/start`),
+  endInteractive: (sid) => request('POST', `/api/interactive/${id(sid)}/end`),
+  deleteInteractive: (sid) => request('DELETE', `/api/interactive/${id(sid)}`),
+  muteInteractive: (sid, cid, muted) => request('PATCH', `/api/interactive/${id(sid)}/classrooms/${id(cid)}`, { muted }),
 };
+
+/** A participating classroom's camera into an interactive session (WHIP, signed in). */
+export async function interactiveOffer(sessionId, classroomId, sdp) {
+  const path = `/api/interactive/${id(sessionId)}/classrooms/${id(classroomId)}/whip`;
+  return postSdp(path, sdp, csrfToken ? { 'X-CSRF-Token': csrfToken } : {});
+}

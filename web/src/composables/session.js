@@ -22,6 +22,11 @@ function administers(schoolId) {
   return isSchoolAdmin.value && !!state.user && state.user.school_id === schoolId;
 }
 
+function hasRole(role) {
+  return roles().includes(role);
+}
+const schoolId = computed(() => (state.user ? state.user.school_id : null));
+
 /** Asks the server who we are; null when nobody is signed in. */
 async function refresh() {
   try {
@@ -72,6 +77,8 @@ export function useSession() {
     isSchoolAdmin,
     isAdmin,
     administers,
+    hasRole,
+    schoolId,
     refresh,
     signIn,
     signOut,

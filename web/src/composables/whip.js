@@ -58,6 +58,7 @@ export function useWhip(getPreview, { offer }) {
     level: 0, // microphone, 0..1, about 20 times a second
     kbps: 0, // video sent, while live
     since: null, // Date the publish connected
+    microphoneOn: true,
   });
   let stream = null;
   let pc = null;
@@ -140,6 +141,7 @@ export function useWhip(getPreview, { offer }) {
     }
     const old = stream;
     stream = media;
+    media.getAudioTracks().forEach((t) => (t.enabled = state.microphoneOn));
     const video = getPreview();
     if (video) {
       video.srcObject = media;
@@ -286,5 +288,11 @@ export function useWhip(getPreview, { offer }) {
     stream = null;
   });
 
-  return { state, preview, start, stop };
+  /** Sends the microphone or silence (the teacher muted this classroom). */
+  function setMicrophone(on) {
+    state.microphoneOn = on;
+    if (stream) stream.getAudioTracks().forEach((t) => (t.enabled = on));
+  }
+
+  return { state, preview, start, stop, setMicrophone };
 }
