@@ -76,7 +76,11 @@ async fn offer(
     let access = access(&state, classroom, token, user);
     authorize(&state, Scope::Live(classroom), lesson, token, caller).await?;
     if room.is_none() {
-        return Err(ApiError::NotFound);
+        // A classroom that exists but has nothing running yet (no source
+        // so far, as a remote classroom before it first sends) will be
+        // live soon: say when to ask again, as for an idle one.
+        crate::catalog::classrooms::get(&state.db, classroom).await?;
+        return Err(ApiError::NotLive(NOT_LIVE_RETRY_SECONDS));
     }
     if !content_type_is(&headers, "application/sdp") {
         return Err(ApiError::UnsupportedMediaType);

@@ -224,18 +224,25 @@ export function useWhip(getPreview, { offer }) {
       return;
     }
     await limitBitrate();
+    if (pc !== peer) return;
     connectTimer = setTimeout(() => pc === peer && fail('blocked'), CONNECT_TIMEOUT_MS);
-    peer.onconnectionstatechange = () => {
-      if (pc !== peer) return;
-      if (peer.connectionState === 'connected') {
-        clearTimeout(connectTimer);
-        state.status = 'live';
-        state.since = new Date();
-        watchStats(peer);
-      } else if (peer.connectionState === 'failed' || peer.connectionState === 'closed') {
-        fail('lost');
-      }
-    };
+    // Watched from here on, and looked at once now: the connection may have
+    // come up while we were still in the awaits above (a busy machine).
+    peer.onconnectionstatechange = () => stateChanged(peer);
+    stateChanged(peer);
+  }
+
+  function stateChanged(peer) {
+    if (pc !== peer) return;
+    if (peer.connectionState === 'connected') {
+      if (state.status === 'live') return;
+      clearTimeout(connectTimer);
+      state.status = 'live';
+      state.since = new Date();
+      watchStats(peer);
+    } else if (peer.connectionState === 'failed' || peer.connectionState === 'closed') {
+      fail('lost');
+    }
   }
 
   function watchStats(peer) {
