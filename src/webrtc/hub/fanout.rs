@@ -134,15 +134,37 @@ impl Hub {
         let Some(room) = self.rooms.get(&classroom) else {
             return;
         };
-        let Some(keyframer) = room.video.get(rank).and_then(|t| t.keyframer.as_ref()) else {
+        let Some(track) = room.video.get(rank) else {
             return;
         };
-        if self
+        if !self
             .keyframes
             .allow((classroom, room.incarnation, rank), now)
         {
+            return;
+        }
+        metrics::counter!("classcast_webrtc_keyframe_requests_total").increment(1);
+        if let Some(keyframer) = &track.keyframer {
             keyframer.request();
-            metrics::counter!("classcast_webrtc_keyframe_requests_total").increment(1);
+            return;
+        }
+        // The camera's own H.264: when it comes from a WHIP publisher on
+        // this hub (a browser in an interactive session), ask it, so a new
+        // viewer need not wait for the next segment's keyframe.
+        let publisher = self
+            .viewers
+            .values()
+            .find(|v| {
+                v.publishing
+                    .as_ref()
+                    .is_some_and(|p| p.classroom == classroom)
+            })
+            .map(|v| v.id);
+        if let Some(id) = publisher {
+            if let Some(viewer) = self.viewers.get_mut(&id) {
+                viewer.request_keyframe(now);
+            }
+            self.flush(id);
         }
     }
 
