@@ -42,6 +42,11 @@ pub struct AiortcPlay {
     pub audio_hz: Option<f64>,
     /// The target frame count was not reached in time.
     pub timed_out: Option<bool>,
+    /// Every picture height, in the order they came (a change is a move
+    /// to another rendition).
+    pub heights: Option<Vec<u32>>,
+    /// The connection failed or was closed before the viewer let go.
+    pub ended_by_server: Option<bool>,
     /// aiortc's connection state when playing stopped.
     pub connection_state: Option<String>,
     /// Status of the DELETE of `location`; absent when it could not be sent.
@@ -96,6 +101,25 @@ pub fn aiortc_play_spawn(
         command.arg("--audio-only");
     }
     command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the aiortc peer starts (run make deps-test)")
+}
+
+/// A viewer on a network that cannot keep up: from `after` past its first
+/// picture it loses `fraction` of the packets arriving, and it plays until
+/// `seconds` pass or the server lets it go.
+pub fn aiortc_play_lossy_spawn(url: &str, fraction: f64, after: Duration, seconds: u32) -> Child {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/whep_play.py");
+    Command::new(peers_python())
+        .arg(script)
+        .args(["--url", url])
+        .args(["--frames", "1000000"])
+        .args(["--seconds", &seconds.to_string()])
+        .args(["--drop", &fraction.to_string()])
+        .args(["--drop-after", &after.as_secs_f64().to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -45,7 +45,29 @@ def parse_args():
                         help="offer no video at all")
     parser.add_argument("--hold", type=float, default=0.0,
                         help="keep playing this long after reaching --frames")
+    parser.add_argument("--drop", type=float, default=0.0,
+                        help="lose this fraction of the RTP packets arriving, "
+                             "as a network that cannot keep up would")
+    parser.add_argument("--drop-after", type=float, default=0.0,
+                        help="start losing packets this long after the first picture")
     return parser.parse_args()
+
+
+def lose_packets(fraction, started):
+    """Drops `fraction` of the arriving RTP after SRTP, once `started()`:
+    the receiver's reports then tell the server what a congested link
+    would (RTCP still flows, so the session stays up)."""
+    import random
+    from aiortc import rtcdtlstransport
+
+    original = rtcdtlstransport.RTCDtlsTransport._handle_rtp_data
+
+    async def lossy(self, data, arrival_time_ms):
+        if started() and random.random() < fraction:
+            return
+        await original(self, data, arrival_time_ms)
+
+    rtcdtlstransport.RTCDtlsTransport._handle_rtp_data = lossy
 
 
 def gather_on_loopback_too(url):
@@ -113,6 +135,9 @@ class Seen:
         self.first_frame_at = None
         self.video_pts = []
         self.audio_pts = []
+        # Every picture size in the order they came: a viewer moved to a
+        # lower rendition sees the height change.
+        self.heights = []
         # Loudness and pitch of the left channel, so a test can tell a tone
         # from inserted silence; frame counts alone cannot.
         self.audio_sum_sq = 0.0
@@ -126,6 +151,8 @@ class Seen:
             self.first_frame_at = time.monotonic()
         self.video_frames += 1
         self.width, self.height = frame.width, frame.height
+        if not self.heights or self.heights[-1] != frame.height:
+            self.heights.append(frame.height)
         self.video_pts.append(frame.pts)
 
     def add_audio(self, frame):
@@ -174,6 +201,9 @@ async def drain(track, add, reached, target_count, count):
 async def play(args):
     pc = RTCPeerConnection()
     seen = Seen()
+    if args.drop > 0:
+        lose_packets(args.drop, lambda: seen.first_frame_at is not None
+                     and time.monotonic() - seen.first_frame_at >= args.drop_after)
     if not args.audio_only:
         video = pc.addTransceiver("video", direction="recvonly")
         h264 = [c for c in RTCRtpReceiver.getCapabilities("video").codecs
@@ -221,9 +251,14 @@ async def play(args):
 
     failed = asyncio.Event()
 
+    ended_by_server = False
+    letting_go = False
+
     @pc.on("connectionstatechange")
     def on_state():
-        if pc.connectionState == "failed":
+        nonlocal ended_by_server
+        if pc.connectionState in ("failed", "closed") and not letting_go:
+            ended_by_server = True
             failed.set()
 
     waiters = [asyncio.create_task(reached.wait()), asyncio.create_task(failed.wait())]
@@ -234,6 +269,7 @@ async def play(args):
     if reached.is_set() and args.hold > 0 and not failed.is_set():
         await asyncio.sleep(args.hold)
     connection_state = pc.connectionState
+    letting_go = True
     for task in tasks + waiters:
         task.cancel()
     await asyncio.gather(*tasks, *waiters, return_exceptions=True)
@@ -272,6 +308,8 @@ async def play(args):
         "audio_rms": None if rms is None else round(rms, 4),
         "audio_hz": None if hz is None else round(hz, 1),
         "timed_out": timed_out,
+        "heights": seen.heights,
+        "ended_by_server": ended_by_server,
         "connection_state": connection_state,
         "delete_status": delete_status,
     }
