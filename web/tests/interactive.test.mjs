@@ -9,7 +9,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, apiCall, launch, openPage, screenshot, signIn } from './lib.mjs';
+import { BASE, apiCall, launch, openPage, recordPeers, screenshot, signIn } from './lib.mjs';
 
 if (!BASE) throw new Error('CLASSCAST_URL is not set: these tests need a running classcast server');
 const DEMO_NAME = '演示教室 / Demo classroom';
@@ -57,16 +57,7 @@ async function person(username, school, role) {
 /** The session page as `who`, with its RTCPeerConnections kept in window.__peers. */
 async function openSession(t, who) {
   const page = await openPage(browser, t, null, { cookie: who.cookie });
-  await page.addInitScript(() => {
-    const Native = window.RTCPeerConnection;
-    window.__peers = [];
-    window.RTCPeerConnection = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.__peers.push(this);
-      }
-    };
-  });
+  await recordPeers(page);
   await page.goto(`${BASE}/#/interactive/${sessionId}`);
   return page;
 }

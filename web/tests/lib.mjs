@@ -159,3 +159,35 @@ export async function choose(page, within, label, option) {
   await within.getByLabel(label, { exact: true }).locator('xpath=ancestor::div[contains(@class, "el-select__wrapper")][1]').click();
   await page.locator('.el-select-dropdown:visible .el-select-dropdown__item', { hasText: option }).first().click();
 }
+
+/** Polls `check` (async) until it gives a value other than undefined/false. */
+export async function until(what, check, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last !== undefined && last !== false) return last;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${what}: timed out (last ${JSON.stringify(last)})`);
+}
+
+/**
+ * Keeps every RTCPeerConnection the page makes in window.__peers, for
+ * getStats() from the test. Wrapping the constructor from the test (an
+ * init script, which the page's CSP does not govern) rather than having
+ * the app expose its connections keeps test hooks out of the shipped code
+ * and finds any connection the page makes. Call before page.goto.
+ */
+export async function recordPeers(page) {
+  await page.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    window.__peers = [];
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__peers.push(this);
+      }
+    };
+  });
+}

@@ -7,7 +7,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, assertPlaying, launch, openPage, screenshot, signIn } from './lib.mjs';
+import { BASE, assertPlaying, launch, openPage, recordPeers, screenshot, signIn, until } from './lib.mjs';
 
 if (!BASE) throw new Error('CLASSCAST_URL is not set: these tests need a running classcast server');
 const DEMO_NAME = '演示教室 / Demo classroom';
@@ -30,38 +30,13 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-/** Polls `check` (async) until it gives a value other than undefined/false. */
-async function until(what, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last !== undefined && last !== false) return last;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what}: timed out (last ${JSON.stringify(last)})`);
-}
-
 /**
  * The watch page opened with every RTCPeerConnection it makes recorded in
- * window.__peers. Wrapping the constructor from the test (an init script,
- * which the page's CSP does not govern) rather than having the app expose
- * its connection keeps test hooks out of the shipped code, and finds any
- * connection the page makes, not only the one the composable admits to.
- * Also records the page's WHEP requests and answers.
+ * window.__peers (recordPeers), and the page's WHEP requests and answers.
  */
 async function openWatch(t) {
   const page = await openPage(browser, t, null, { cookie: admin.cookie });
-  await page.addInitScript(() => {
-    const Native = window.RTCPeerConnection;
-    window.__peers = [];
-    window.RTCPeerConnection = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.__peers.push(this);
-      }
-    };
-  });
+  await recordPeers(page);
   const whep = [];
   page.on('request', (request) => {
     const url = new URL(request.url());

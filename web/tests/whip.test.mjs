@@ -8,7 +8,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, apiCall, assertPlaying, launch, openPage, screenshot, signIn } from './lib.mjs';
+import { BASE, apiCall, assertPlaying, launch, openPage, recordPeers, screenshot, signIn, until } from './lib.mjs';
 
 if (!BASE) throw new Error('CLASSCAST_URL is not set: these tests need a running classcast server');
 
@@ -33,30 +33,10 @@ async function liveState() {
   return (await apiCall(admin, 'GET', `/api/classrooms/${room.id}`)).live.state;
 }
 
-async function until(what, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last !== undefined && last !== false) return last;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what}: timed out (last ${JSON.stringify(last)})`);
-}
-
 /** The publish page opened with its RTCPeerConnections kept in window.__peers (see whep.test.mjs). */
 async function openPublish(t, path) {
   const page = await openPage(browser, t, null);
-  await page.addInitScript(() => {
-    const Native = window.RTCPeerConnection;
-    window.__peers = [];
-    window.RTCPeerConnection = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.__peers.push(this);
-      }
-    };
-  });
+  await recordPeers(page);
   await page.goto(`${BASE}${path}`);
   return page;
 }
