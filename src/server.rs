@@ -156,6 +156,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.revocation_reload(),
         revocations_tx,
     ));
+    tokio::spawn(crate::webrtc::interactive::follow(
+        db.clone(),
+        webrtc.clone(),
+        crate::webrtc::interactive::FOLLOW_EVERY,
+    ));
     let state = AppState {
         db,
         config: config.clone(),

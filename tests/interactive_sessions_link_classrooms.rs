@@ -1,13 +1,16 @@
 //! An interactive session (专递课堂) as the two schools live it: scheduling
 //! refuses what cannot be taught (no remote classroom, five, the main one
-//! twice, a slot in the past, too early a start), the remote school can
-//! watch the main classroom only while the session is live (and the main
-//! school the remote one), its end cuts that access, and afterwards the
-//! session lists the recordings made during it.
+//! twice, a slot in the past or longer than four hours, a classroom of a
+//! school that never invited the main school, too early a start), the
+//! remote school can watch the main classroom only while the session is
+//! live without that access ever
+//! being stored as an audience, its end cuts that access, afterwards the
+//! session lists the recordings made during it, and a session nobody ends
+//! is ended by the server once its overrun is over.
 
 mod common;
 
-use common::accounts::{PASSWORD, api_token, call, code, school, user, wait_serving};
+use common::accounts::{PASSWORD, api_token, call, code, psql, school, user, wait_serving, within};
 use common::{ServerOptions, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -24,21 +27,25 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
     let root = api_token(&server, "root", PASSWORD).await;
     let main_school = school(&server, &root, "城关一小", "campus").await;
     let remote_school = school(&server, &root, "石门村小", "partner").await;
+    let mut ids = Vec::new();
     for (name, school, role) in [
         ("王老师", &main_school, "teacher"),
         ("村小李老师", &remote_school, "teacher"),
         ("村小教室终端", &remote_school, "classroom_device"),
     ] {
-        user(
+        let made = user(
             &server,
             &root,
             json!({"username": name, "password": PASSWORD, "school_id": school, "roles": [{"role": role}]}),
         )
         .await;
+        ids.push(made["id"].as_str().unwrap().to_string());
     }
     let teacher = api_token(&server, "王老师", PASSWORD).await;
     let remote_teacher = api_token(&server, "村小李老师", PASSWORD).await;
-    let classroom = |name: &'static str, school: String| {
+    // A classroom on air with its test pattern, and its teacher (whose
+    // recordings they are) set before its first lesson starts.
+    let taught_by = |name: &'static str, school: String, teacher: Option<String>| {
         let (server, root) = (&server, root.clone());
         async move {
             let (status, room) = call(
@@ -51,6 +58,17 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
             .await;
             assert_eq!(status, 201, "{room}");
             let id = room["id"].as_str().unwrap().to_string();
+            if let Some(teacher) = teacher {
+                let (status, answer) = call(
+                    server,
+                    Method::PATCH,
+                    &format!("/api/classrooms/{id}"),
+                    Some(&root),
+                    Some(json!({"teacher_id": teacher})),
+                )
+                .await;
+                assert_eq!(status, 200, "{answer}");
+            }
             let path = format!("/api/classrooms/{id}/sources");
             let (status, _) = call(
                 server,
@@ -64,8 +82,25 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
             id
         }
     };
-    let main = classroom("录播教室 301", main_school.clone()).await;
-    let remote = classroom("村小 三年级", remote_school.clone()).await;
+    let classroom = |name, school| taught_by(name, school, None);
+    let main = taught_by("录播教室 301", main_school.clone(), Some(ids[0].clone())).await;
+    let remote = taught_by("村小 三年级", remote_school.clone(), Some(ids[1].clone())).await;
+    let other = classroom("村小 四年级", remote_school.clone()).await;
+    // The village school invites the town school to its classrooms' lessons:
+    // that is its agreement to be linked into the town school's sessions.
+    for room in [&remote, &other] {
+        let (status, _) = call(
+            &server,
+            Method::PUT,
+            &format!("/api/classrooms/{room}/audiences"),
+            Some(&root),
+            Some(json!([main_school])),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let stranger_school = school(&server, &root, "河口镇中心小学", "partner").await;
+    let stranger = classroom("河口 五年级", stranger_school.clone()).await;
     let now = chrono::Utc::now();
     let slot = |start: chrono::Duration, minutes: i64| {
         let start = now + start;
@@ -81,7 +116,7 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
     };
 
     // What cannot be taught is refused, field by field.
-    let other = classroom("村小 四年级", remote_school.clone()).await;
+    let (long_start, long_end) = slot(chrono::Duration::zero(), 4 * 60 + 1);
     let five: Vec<String> = (0..5).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let (past_start, past_end) = slot(chrono::Duration::hours(-3), 45);
     for (body, field, why) in [
@@ -120,6 +155,16 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
             "scheduled_end",
             "in_the_past",
         ),
+        (
+            schedule(json!([remote]), &long_start, &long_end),
+            "scheduled_end",
+            "slot_too_long",
+        ),
+        (
+            schedule(json!([remote, stranger]), &start, &end),
+            "remote_classroom_ids",
+            "not_a_partner",
+        ),
     ] {
         let (status, answer) = call(
             &server,
@@ -134,6 +179,11 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
         assert!(
             !said.is_empty() && !said.starts_with("field."),
             "{why}: a message for {field}: {answer}"
+        );
+        assert_eq!(
+            said,
+            answer["error"]["fields"][field].as_str().unwrap(),
+            "{why}"
         );
     }
     let (status, answer) = call(
@@ -217,7 +267,9 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
         403,
         "not before the session"
     );
-    assert_eq!(playback(teacher.clone(), remote.clone()).await, 403);
+    // The village school invited the town school, so its teacher may
+    // look in any time; the other way round only the session opens it.
+    assert_eq!(playback(teacher.clone(), remote.clone()).await, 200);
 
     let (status, live) = call(
         &server,
@@ -240,6 +292,38 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
         200,
         "the teacher sees the remote class"
     );
+    let stranger_school_teacher = {
+        user(
+            &server,
+            &root,
+            json!({"username": "河口张老师", "password": PASSWORD, "school_id": stranger_school, "roles": [{"role": "teacher"}]}),
+        )
+        .await;
+        api_token(&server, "河口张老师", PASSWORD).await
+    };
+    assert_eq!(
+        playback(stranger_school_teacher.clone(), main.clone()).await,
+        403,
+        "a school outside the session does not"
+    );
+    // The guests are not the main classroom's audiences: the admin's
+    // classroom dialog reads (and saves back) only what the school chose.
+    let audiences_of = |room: String| {
+        let (server, root) = (&server, root.clone());
+        async move {
+            call(
+                server,
+                Method::GET,
+                &format!("/api/classrooms/{room}/audiences"),
+                Some(&root),
+                None,
+            )
+            .await
+            .1
+        }
+    };
+    assert_eq!(audiences_of(main.clone()).await, json!([]));
+    assert_eq!(audiences_of(remote.clone()).await, json!([main_school]));
     // The remote classroom's people see the session and may send for their room only.
     let (status, seen) = call(
         &server,
@@ -349,17 +433,38 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
         403,
         "access ends with the session"
     );
-    assert_eq!(playback(teacher.clone(), remote.clone()).await, 403);
-    let recorded: Vec<&str> = ended["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["classroom_id"].as_str().unwrap())
-        .collect();
-    assert!(
-        recorded.contains(&main.as_str()) && recorded.contains(&remote.as_str()),
-        "both classrooms' recordings are linked: {ended}"
-    );
+    assert_eq!(playback(teacher.clone(), remote.clone()).await, 200);
+    // The session lists each classroom's recording to those who may play
+    // it: the group's admin both, each classroom's own teacher their own.
+    let recorded = |bearer: String| {
+        let (server, id) = (&server, id.clone());
+        async move {
+            let (status, seen) = call(
+                server,
+                Method::GET,
+                &format!("/api/interactive/{id}"),
+                Some(&bearer),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{seen}");
+            let mut rooms: Vec<String> = seen["recordings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["classroom_id"].as_str().unwrap().to_string())
+                .collect();
+            rooms.dedup();
+            rooms
+        }
+    };
+    let mut both = recorded(root.clone()).await;
+    both.sort();
+    let mut expected = vec![main.clone(), remote.clone()];
+    expected.sort();
+    assert_eq!(both, expected, "both classrooms' recordings are linked");
+    assert_eq!(recorded(teacher.clone()).await, vec![main.clone()]);
+    assert_eq!(recorded(remote_teacher.clone()).await, vec![remote.clone()]);
     let (status, answer) = call(
         &server,
         Method::POST,
@@ -369,6 +474,77 @@ async fn a_session_links_two_schools_for_its_time_and_keeps_its_recordings() {
     )
     .await;
     assert_eq!((status, code(&answer)), (409, "over"));
+    assert_eq!(
+        audiences_of(main.clone()).await,
+        json!([]),
+        "nothing of the session stayed"
+    );
+
+    // The clashing session runs now, and nobody ends it: once its slot and
+    // the hour of overrun are over (moved into the past here, as a
+    // forgotten session's would be by the evening), the server ends it and
+    // the guests' access with it.
+    let clash = clash["id"].as_str().unwrap().to_string();
+    let (status, answer) = call(
+        &server,
+        Method::POST,
+        &format!("/api/interactive/{clash}/start"),
+        Some(&teacher),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(playback(remote_teacher.clone(), main.clone()).await, 200);
+    let (status, answer) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/interactive/{clash}"),
+        Some(&teacher),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&answer)),
+        (409, "session_live"),
+        "a running session is ended before it is deleted"
+    );
+    psql(
+        &server,
+        &format!(
+            "UPDATE interactive_sessions SET scheduled_start = now() - interval '3 hours',
+                    scheduled_end = now() - interval '61 minutes' WHERE id = '{clash}'"
+        ),
+    );
+    within(
+        std::time::Duration::from_secs(15),
+        "the forgotten session is ended",
+        || async {
+            let (_, seen) = call(
+                &server,
+                Method::GET,
+                &format!("/api/interactive/{clash}"),
+                Some(&teacher),
+                None,
+            )
+            .await;
+            !seen["ended_at"].is_null()
+        },
+    )
+    .await;
+    assert_eq!(
+        playback(remote_teacher.clone(), main.clone()).await,
+        403,
+        "the guests' access ended with it"
+    );
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/interactive/{clash}"),
+        Some(&teacher),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "an ended session can be deleted");
     let (status, _) = call(
         &server,
         Method::GET,

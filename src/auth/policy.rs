@@ -11,8 +11,11 @@ use super::{Principal, Role};
 #[derive(Debug, Clone, Default)]
 pub struct ClassroomFacts {
     pub school_id: Uuid,
-    /// Partner schools invited to its lessons (专递课堂).
+    /// Partner schools invited to its lessons (专递课堂), as stored.
     pub audiences: Vec<Uuid>,
+    /// Schools linked with it by an interactive session live now: invited
+    /// for as long as the session lasts, never stored as audiences.
+    pub guests: Vec<Uuid>,
 }
 
 /// What decides who sees a recording.
@@ -47,7 +50,7 @@ pub fn can_watch_live(who: &Principal, classroom: &ClassroomFacts) -> bool {
     }
     let invited = who
         .school_id
-        .is_some_and(|s| classroom.audiences.contains(&s));
+        .is_some_and(|s| classroom.audiences.contains(&s) || classroom.guests.contains(&s));
     if who.roles_are_only(Role::ClassroomDevice) {
         return invited;
     }
@@ -98,6 +101,16 @@ pub fn can_manage_recording(who: &Principal, recording: &RecordingFacts) -> bool
 /// classroom's school's teachers and administrators.
 pub fn can_run_interactive(who: &Principal, main: &ClassroomFacts) -> bool {
     who.administers(main.school_id) || (who.has(Role::Teacher) && who.in_school(main.school_id))
+}
+
+/// Linking `remote` into a session taught from `main`: a classroom of the
+/// main school, or one whose school invited the main school to its lessons
+/// (its camera then reaches the main school's teacher: that school agreed).
+/// System admins link any classroom of the group.
+pub fn can_link_remote(who: &Principal, main: &ClassroomFacts, remote: &ClassroomFacts) -> bool {
+    who.is_system_admin()
+        || remote.school_id == main.school_id
+        || remote.audiences.contains(&main.school_id)
 }
 
 /// Sending a classroom's camera and microphone into an interactive
@@ -162,6 +175,7 @@ mod tests {
         let room = ClassroomFacts {
             school_id: main,
             audiences: vec![partner],
+            guests: Vec::new(),
         };
         assert!(can_watch_live(&person(Some(main), &[Role::Viewer]), &room));
         assert!(can_watch_live(
@@ -190,11 +204,53 @@ mod tests {
     }
 
     #[test]
+    fn a_session_guest_watches_while_linked_and_a_remote_needs_its_schools_invitation() {
+        let (main, partner, stranger) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let teaching = ClassroomFacts {
+            school_id: main,
+            audiences: Vec::new(),
+            guests: vec![partner],
+        };
+        assert!(can_watch_live(
+            &person(Some(partner), &[Role::ClassroomDevice]),
+            &teaching
+        ));
+        assert!(!can_watch_live(
+            &person(Some(stranger), &[Role::Teacher]),
+            &teaching
+        ));
+        let teacher = person(Some(main), &[Role::Teacher]);
+        let invited_us = ClassroomFacts {
+            school_id: partner,
+            audiences: vec![main],
+            guests: Vec::new(),
+        };
+        let never_asked = ClassroomFacts {
+            school_id: stranger,
+            audiences: Vec::new(),
+            guests: Vec::new(),
+        };
+        let ours = ClassroomFacts {
+            school_id: main,
+            ..Default::default()
+        };
+        assert!(can_link_remote(&teacher, &teaching, &invited_us));
+        assert!(can_link_remote(&teacher, &teaching, &ours));
+        assert!(!can_link_remote(&teacher, &teaching, &never_asked));
+        assert!(can_link_remote(
+            &person(None, &[Role::SystemAdmin]),
+            &teaching,
+            &never_asked
+        ));
+    }
+
+    #[test]
     fn only_the_schools_admins_manage_its_classrooms() {
         let (main, partner) = (Uuid::new_v4(), Uuid::new_v4());
         let room = ClassroomFacts {
             school_id: main,
             audiences: vec![partner],
+            guests: Vec::new(),
         };
         assert!(can_manage_classroom(
             &person(Some(main), &[Role::SchoolAdmin]),

@@ -237,31 +237,39 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
     Ok(())
 }
 
-/// What access decisions about a classroom need.
+/// What access decisions about a classroom need at `now`.
 pub async fn facts(
     db: &PgPool,
     id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<crate::auth::policy::ClassroomFacts, CatalogError> {
     let school_id: Uuid = sqlx::query_scalar("SELECT school_id FROM classrooms WHERE id = $1")
         .bind(id)
         .fetch_one(db)
         .await?;
-    let mut audiences: Vec<Uuid> =
-        sqlx::query_scalar("SELECT school_id FROM classroom_audiences WHERE classroom_id = $1")
-            .bind(id)
-            .fetch_all(db)
-            .await?;
+    let audiences = audiences(db, id).await?;
     // While an interactive session links it to other schools' classrooms,
     // those schools are invited too (and only then).
-    for school in super::interactive::guest_schools(db, id, chrono::Utc::now()).await? {
-        if school != school_id && !audiences.contains(&school) {
-            audiences.push(school);
-        }
-    }
+    let guests = super::interactive::guest_schools(db, id, now)
+        .await?
+        .into_iter()
+        .filter(|s| *s != school_id && !audiences.contains(s))
+        .collect();
     Ok(crate::auth::policy::ClassroomFacts {
         school_id,
         audiences,
+        guests,
     })
+}
+
+/// The partner schools invited to a classroom's lessons, as its school set them.
+pub async fn audiences(db: &PgPool, id: Uuid) -> Result<Vec<Uuid>, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT school_id FROM classroom_audiences WHERE classroom_id = $1 ORDER BY school_id",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?)
 }
 
 /// The classroom's open lesson as the catalogue has it, whichever node

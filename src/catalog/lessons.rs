@@ -68,6 +68,7 @@ pub async fn list_visible(
         let facts = crate::auth::policy::ClassroomFacts {
             school_id: row.school_id,
             audiences: row.audiences,
+            guests: Vec::new(),
         };
         if visible(&facts) {
             out.push(row.session);

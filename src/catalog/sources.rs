@@ -313,6 +313,44 @@ pub async fn create(
     .await?)
 }
 
+/// The key a classroom publishes into interactive sessions with: its
+/// enabled WHIP source's, or a new WHIP source's (a classroom that joins
+/// from a browser needs no setup by its IT office; the bool says one was
+/// made). A WHIP source an admin turned off is respected: 409. The
+/// classroom's row is locked meanwhile, so two devices joining at once
+/// make one source.
+pub async fn session_key(db: &PgPool, classroom_id: Uuid) -> Result<(Source, bool), CatalogError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT id FROM classrooms WHERE id = $1 FOR UPDATE")
+        .bind(classroom_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let whip: Vec<Source> = sqlx::query_as(
+        "SELECT * FROM sources WHERE classroom_id = $1 AND kind = 'whip' ORDER BY created_at",
+    )
+    .bind(classroom_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(source) = whip.iter().find(|s| s.enabled && s.stream_key.is_some()) {
+        return Ok((source.clone(), false));
+    }
+    if !whip.is_empty() {
+        return Err(CatalogError::Conflict("whip_source_disabled"));
+    }
+    let created: Source = sqlx::query_as(
+        "INSERT INTO sources (id, classroom_id, kind, role, name, stream_key, enabled)
+         VALUES ($1, $2, 'whip', 'other', $3, $4, true) RETURNING *",
+    )
+    .bind(Uuid::new_v4())
+    .bind(classroom_id)
+    .bind("互动课堂 / Interactive")
+    .bind(new_stream_key())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((created, true))
+}
+
 pub async fn update(
     db: &PgPool,
     classroom_id: Uuid,

@@ -137,6 +137,7 @@ async fn list_classrooms(
                 let facts = policy::ClassroomFacts {
                     school_id: c.school_id,
                     audiences: audiences.remove(&c.id).unwrap_or_default(),
+                    guests: Vec::new(),
                 };
                 policy::can_see_classroom(&caller.principal, &facts)
             })
@@ -405,7 +406,7 @@ async fn get_audiences(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Uuid>>, ApiError> {
     may_manage(&state, &caller, id).await?;
-    Ok(Json(classrooms::facts(&state.db, id).await?.audiences))
+    Ok(Json(classrooms::audiences(&state.db, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/classrooms/{id}/audiences", params(("id" = Uuid, Path)),
@@ -431,7 +432,7 @@ async fn set_audiences(
             serde_json::json!({"schools": schools}),
         )
         .await;
-    Ok(Json(classrooms::facts(&state.db, id).await?.audiences))
+    Ok(Json(classrooms::audiences(&state.db, id).await?))
 }
 
 /// A playback URL for players that cannot send the session cookie (a
@@ -456,13 +457,13 @@ async fn live_playback(
 /// Watching or administering: who may see a classroom at all. Unknown ids
 /// are 404 for everyone.
 async fn may_see(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let facts = classrooms::facts(&state.db, id).await?;
+    let facts = classrooms::facts(&state.db, id, chrono::Utc::now()).await?;
     caller.require(policy::can_see_classroom(&caller.principal, &facts))
 }
 
 /// Settings, sources and stream keys: the school's administrators.
 async fn may_manage(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let facts = classrooms::facts(&state.db, id).await?;
+    let facts = classrooms::facts(&state.db, id, chrono::Utc::now()).await?;
     caller.require(policy::can_manage_classroom(&caller.principal, &facts))
 }
 

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -21,8 +21,7 @@ use super::extract::Caller;
 use super::whep::content_type_is;
 use crate::auth::policy;
 use crate::catalog::interactive::{self, LinkedRecording, NewSession, Session, SessionState};
-use crate::catalog::sources::{self, NewSource, SourceKind, SourceRole};
-use crate::catalog::{CatalogError, classrooms};
+use crate::catalog::{CatalogError, classrooms, recordings, sources};
 use crate::ingest::gate::Protocol;
 use crate::ingest::pipeline::WHIP_CAPS;
 use crate::webrtc::{JoinError, offer};
@@ -56,7 +55,8 @@ pub struct SessionView {
     talking: Vec<Uuid>,
     /// Each participant's live state, by classroom.
     live: Vec<ParticipantLive>,
-    /// The classrooms' recordings from while the session was live.
+    /// The classrooms' recordings from while the session was live, those
+    /// the caller may play (empty in lists: ask for the session).
     recordings: Vec<LinkedRecording>,
     /// Whether the caller may run it (start, end, mute, pick the speaker).
     can_run: bool,
@@ -70,12 +70,21 @@ struct ParticipantLive {
     state: crate::live::classroom::LiveState,
 }
 
+/// Whether a view carries the linked recordings (a query and an access
+/// check each): a session's page does, the list does not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Summary,
+    Full,
+}
+
 async fn view(
     state: &AppState,
     caller: &Caller,
     session: Session,
+    detail: Detail,
+    now: DateTime<Utc>,
 ) -> Result<SessionView, ApiError> {
-    let now = Utc::now();
     let talking = state.webrtc.as_ref().map(|w| w.talking.borrow().clone());
     let talking = session
         .classroom_ids()
@@ -92,7 +101,15 @@ async fn view(
                 .unwrap_or(crate::live::classroom::LiveState::Idle),
         })
         .collect();
-    let recordings = interactive::recordings(&state.db, &session, now).await?;
+    let mut playable = Vec::new();
+    if detail == Detail::Full {
+        for linked in interactive::recordings(&state.db, &session, now).await? {
+            let facts = recordings::facts(&state.db, linked.recording_id).await?;
+            if policy::can_view_recording(&caller.principal, &facts) {
+                playable.push(linked);
+            }
+        }
+    }
     let can_run = policy::can_run_interactive(&caller.principal, &facts_of_main(&session));
     let can_send_for = session
         .participants
@@ -104,7 +121,7 @@ async fn view(
         session,
         talking,
         live,
-        recordings,
+        recordings: playable,
         can_run,
         can_send_for,
     })
@@ -113,7 +130,7 @@ async fn view(
 fn facts_of(school_id: Uuid) -> policy::ClassroomFacts {
     policy::ClassroomFacts {
         school_id,
-        audiences: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -137,14 +154,24 @@ fn may_see(caller: &Caller, session: &Session) -> Result<(), ApiError> {
     }
 }
 
-async fn load(state: &AppState, caller: &Caller, id: Uuid) -> Result<Session, ApiError> {
-    let session = interactive::get(&state.db, id, Utc::now()).await?;
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Session, ApiError> {
+    let session = interactive::get(&state.db, id, now).await?;
     may_see(caller, &session)?;
     Ok(session)
 }
 
-async fn load_to_run(state: &AppState, caller: &Caller, id: Uuid) -> Result<Session, ApiError> {
-    let session = load(state, caller, id).await?;
+async fn load_to_run(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Session, ApiError> {
+    let session = load(state, caller, id, now).await?;
     caller.require(policy::can_run_interactive(
         &caller.principal,
         &facts_of_main(&session),
@@ -162,11 +189,12 @@ async fn list(
     } else {
         Some(caller.principal.school_id.into_iter().collect::<Vec<_>>())
     };
-    let sessions = interactive::list(&state.db, schools.as_deref(), Utc::now()).await?;
+    let now = Utc::now();
+    let sessions = interactive::list(&state.db, schools.as_deref(), now).await?;
     let mut views = Vec::with_capacity(sessions.len());
     for session in sessions {
         if may_see(&caller, &session).is_ok() {
-            views.push(view(&state, &caller, session).await?);
+            views.push(view(&state, &caller, session, Detail::Summary, now).await?);
         }
     }
     Ok(Json(views))
@@ -178,17 +206,21 @@ async fn create(
     caller: Caller,
     Json(new): Json<NewSession>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    let main = classrooms::facts(&state.db, new.main_classroom_id)
-        .await
-        .map_err(|e| match e {
-            CatalogError::NotFound => ApiError::from(CatalogError::Invalid(
-                [("main_classroom_id", "unknown_classroom")].into(),
-            )),
-            other => other.into(),
-        })?;
+    let now = Utc::now();
+    let main = facts_or_invalid(&state, new.main_classroom_id, "main_classroom_id", now).await?;
     caller.require(policy::can_run_interactive(&caller.principal, &main))?;
-    let session =
-        interactive::create(&state.db, new, Some(caller.principal.user_id), Utc::now()).await?;
+    interactive::check_new(&new, now)?;
+    // A remote classroom's camera reaches the main school's teacher: its
+    // own school must have invited the main school (policy).
+    for remote in &new.remote_classroom_ids {
+        let facts = facts_or_invalid(&state, *remote, "remote_classroom_ids", now).await?;
+        if !policy::can_link_remote(&caller.principal, &main, &facts) {
+            return Err(
+                CatalogError::Invalid([("remote_classroom_ids", "not_a_partner")].into()).into(),
+            );
+        }
+    }
+    let session = interactive::create(&state.db, new, Some(caller.principal.user_id), now).await?;
     caller
         .audit(
             &state,
@@ -199,8 +231,25 @@ async fn create(
         .await;
     Ok((
         StatusCode::CREATED,
-        Json(view(&state, &caller, session).await?),
+        Json(view(&state, &caller, session, Detail::Full, now).await?),
     ))
+}
+
+/// A classroom's facts, or 422 naming `field` for an unknown classroom.
+async fn facts_or_invalid(
+    state: &AppState,
+    classroom: Uuid,
+    field: &'static str,
+    now: DateTime<Utc>,
+) -> Result<policy::ClassroomFacts, ApiError> {
+    classrooms::facts(&state.db, classroom, now)
+        .await
+        .map_err(|e| match e {
+            CatalogError::NotFound => {
+                CatalogError::Invalid([(field, "unknown_classroom")].into()).into()
+            }
+            other => other.into(),
+        })
 }
 
 #[utoipa::path(get, path = "/api/interactive/{id}", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -209,8 +258,11 @@ async fn show(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = load(&state, &caller, id).await?;
-    Ok(Json(view(&state, &caller, session).await?))
+    let now = Utc::now();
+    let session = load(&state, &caller, id, now).await?;
+    Ok(Json(
+        view(&state, &caller, session, Detail::Full, now).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -230,7 +282,8 @@ async fn update(
     Path(id): Path<Uuid>,
     Json(update): Json<SessionUpdate>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = load_to_run(&state, &caller, id).await?;
+    let now = Utc::now();
+    let session = load_to_run(&state, &caller, id, now).await?;
     if let Some(speaking) = update.speaking_classroom_id {
         if speaking.is_some_and(|c| !session.takes_part(c)) {
             return Err(CatalogError::Invalid(
@@ -240,8 +293,10 @@ async fn update(
         }
         interactive::set_speaking(&state.db, id, speaking).await?;
     }
-    let session = load(&state, &caller, id).await?;
-    Ok(Json(view(&state, &caller, session).await?))
+    let session = load(&state, &caller, id, now).await?;
+    Ok(Json(
+        view(&state, &caller, session, Detail::Full, now).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/interactive/{id}/start", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -250,8 +305,9 @@ async fn start(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = load_to_run(&state, &caller, id).await?;
-    let session = interactive::start(&state.db, session.id, Utc::now()).await?;
+    let now = Utc::now();
+    let session = load_to_run(&state, &caller, id, now).await?;
+    let session = interactive::start(&state.db, session.id, now).await?;
     // The teacher's mutes hold from the first packet.
     if let Some(webrtc) = &state.webrtc {
         for p in &session.participants {
@@ -266,7 +322,9 @@ async fn start(
             serde_json::json!({}),
         )
         .await;
-    Ok(Json(view(&state, &caller, session).await?))
+    Ok(Json(
+        view(&state, &caller, session, Detail::Full, now).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/interactive/{id}/end", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -275,9 +333,14 @@ async fn end(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, ApiError> {
-    load_to_run(&state, &caller, id).await?;
-    let session = interactive::end(&state.db, id, Utc::now()).await?;
-    if let Some(webrtc) = &state.webrtc {
+    let now = Utc::now();
+    let before = load_to_run(&state, &caller, id, now).await?;
+    let session = interactive::end(&state.db, id, now).await?;
+    // Only a session that ran holds mutes (another session may hold a
+    // classroom's mute while this one was merely scheduled).
+    if before.running()
+        && let Some(webrtc) = &state.webrtc
+    {
         for p in &session.participants {
             webrtc.mute(p.classroom_id, false).await;
         }
@@ -290,7 +353,9 @@ async fn end(
             serde_json::json!({}),
         )
         .await;
-    Ok(Json(view(&state, &caller, session).await?))
+    Ok(Json(
+        view(&state, &caller, session, Detail::Full, now).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/interactive/{id}", params(("id" = Uuid, Path)), responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -299,8 +364,10 @@ async fn remove(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let session = load_to_run(&state, &caller, id).await?;
-    if session.state == SessionState::Live {
+    let session = load_to_run(&state, &caller, id, Utc::now()).await?;
+    // A running session (even one past its overrun that the follower has
+    // not ended yet) is ended first: that is what revokes and unmutes.
+    if session.running() {
         return Err(ApiError::Conflict("session_live"));
     }
     interactive::delete(&state.db, id).await?;
@@ -328,7 +395,8 @@ async fn set_muted(
     Path((id, classroom)): Path<(Uuid, Uuid)>,
     Json(update): Json<ParticipantUpdate>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = load_to_run(&state, &caller, id).await?;
+    let now = Utc::now();
+    let session = load_to_run(&state, &caller, id, now).await?;
     if classroom == session.main_classroom_id || !session.takes_part(classroom) {
         return Err(ApiError::NotFound);
     }
@@ -338,11 +406,13 @@ async fn set_muted(
     {
         webrtc.mute(classroom, update.muted).await;
     }
-    let session = load(&state, &caller, id).await?;
-    Ok(Json(view(&state, &caller, session).await?))
+    let session = load(&state, &caller, id, now).await?;
+    Ok(Json(
+        view(&state, &caller, session, Detail::Full, now).await?,
+    ))
 }
 
-#[utoipa::path(post, path = "/api/interactive/{id}/classrooms/{participant}/whip", params(("id" = Uuid, Path), ("participant" = Uuid, Path)), request_body(content = String, content_type = "application/sdp"), responses((status = 201, description = "SDP answer; Location: the session to DELETE"), (status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/interactive/{id}/classrooms/{participant}/whip", params(("id" = Uuid, Path), ("participant" = Uuid, Path)), request_body(content = String, content_type = "application/sdp"), responses((status = 201, description = "SDP answer; Location: the session to DELETE"), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// A participant's camera and microphone, as WHIP: 201 with the answer and
 /// `/whip/sessions/{id}` to DELETE, as for a stream-key publisher.
 async fn publish(
@@ -355,7 +425,11 @@ async fn publish(
     if !content_type_is(&headers, "application/sdp") {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let session = load(&state, &caller, id).await?;
+    // As on /whep and /whip: an offer is a few kilobytes.
+    if body.len() > super::whep::MAX_SDP_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let session = load(&state, &caller, id, Utc::now()).await?;
     let Some(participant) = session
         .participants
         .iter()
@@ -375,7 +449,23 @@ async fn publish(
         .map_err(|_| ApiError::BadOffer(offer::OfferError::NotSdp.to_string()))?;
     let facts = offer::inspect(sdp).map_err(|e| ApiError::BadOffer(e.to_string()))?;
     offer::check(&facts, &offer::Want::Best).map_err(|e| ApiError::Unplayable(e.to_string()))?;
-    let key = whip_key(&state, classroom).await?;
+    let (source, created) = sources::session_key(&state.db, classroom).await?;
+    if created {
+        // A classroom that joins from a browser needs no setup by its IT
+        // office; the source it gets is theirs to see and turn off.
+        state.live.sync(classroom).await;
+        caller
+            .audit(
+                &state,
+                "source_created",
+                Some(("source", source.id.to_string())),
+                serde_json::json!({"classroom": classroom, "kind": source.kind, "name": source.name}),
+            )
+            .await;
+    }
+    let key = source
+        .stream_key
+        .ok_or_else(|| ApiError::Internal("a WHIP source has no key".into()))?;
     webrtc.mute(classroom, participant.muted).await;
     let admitted = state
         .ingest
@@ -396,35 +486,4 @@ async fn publish(
         &joined,
         &webrtc.ice_servers,
     ))
-}
-
-/// The classroom's WebRTC source's key, made on first use: a classroom that
-/// joins sessions from a browser needs no setup by its IT office.
-async fn whip_key(state: &AppState, classroom: Uuid) -> Result<String, ApiError> {
-    let existing = sources::list_for_classroom(&state.db, classroom).await?;
-    if let Some(key) = existing
-        .iter()
-        .find(|s| s.kind == SourceKind::Whip && s.enabled)
-        .and_then(|s| s.stream_key.clone())
-    {
-        return Ok(key);
-    }
-    let created = sources::create(
-        &state.db,
-        classroom,
-        NewSource {
-            kind: SourceKind::Whip,
-            role: SourceRole::Other,
-            name: "互动课堂 / Interactive".into(),
-            url: None,
-            username: None,
-            password: None,
-            enabled: true,
-        },
-    )
-    .await?;
-    state.live.sync(classroom).await;
-    created
-        .stream_key
-        .ok_or_else(|| ApiError::Internal("a new WHIP source has no key".into()))
 }

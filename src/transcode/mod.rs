@@ -292,11 +292,6 @@ impl ShedQueue {
     }
 }
 
-/// Counts what the leaky queues drop, and keeps the decoder from being fed
-/// pictures whose references were dropped: a queue that leaked marks the
-/// next buffer it lets out DISCONT, and from there everything up to the
-/// next keyframe goes too. Probes run on streaming threads: they count and
-/// decide, nothing more.
 /// One thumbnail a second of stream time. This used to be `videorate
 /// drop-only=true max-rate=1`, but videorate asserts (a `g_error`, so the
 /// whole process exits) on buffers without a duration, which is what a
@@ -334,6 +329,11 @@ fn thumbnail_due(last: Option<u64>, pts: u64) -> bool {
     }
 }
 
+/// Counts what the leaky queues drop, and keeps the decoder from being fed
+/// pictures whose references were dropped: a queue that leaked marks the
+/// next buffer it lets out DISCONT, and from there everything up to the
+/// next keyframe goes too. Probes run on streaming threads: they count and
+/// decide, nothing more.
 fn watch_shedding(pipeline: &gst::Pipeline, renditions: &[RenditionPlan]) -> Vec<ShedQueue> {
     let queues =
         std::iter::once("decode".to_string()).chain(renditions.iter().map(|r| r.name.clone()));

@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod hub;
+pub mod interactive;
 pub mod offer;
 pub mod publisher;
 mod tcp;
@@ -174,13 +175,19 @@ impl WebRtc {
         self.commands.send(cmd).await.is_ok() && known.await.unwrap_or(false)
     }
 
-    /// Mutes or unmutes a classroom's WHIP audio (interactive sessions):
-    /// dropped before its ingest while muted, also for a later publisher.
+    /// Mutes or unmutes a classroom's audio (interactive sessions): a WHIP
+    /// publisher's is dropped before its ingest, also for a later
+    /// publisher, and any classroom's before it reaches WebRTC viewers.
     pub async fn mute(&self, classroom: Uuid, muted: bool) {
         let _ = self
             .commands
             .send(hub::Command::Mute { classroom, muted })
             .await;
+    }
+
+    /// Replaces the muted classrooms with the catalogue's set.
+    pub async fn set_muted(&self, muted: std::collections::HashSet<Uuid>) {
+        let _ = self.commands.send(hub::Command::Muted(muted)).await;
     }
 
     /// Ends a session; false for an unknown one.

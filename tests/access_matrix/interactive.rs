@@ -66,6 +66,17 @@ pub async fn check(once: &OnceChecks<'_>, fixture: &Fixture) {
     .await
     .unwrap();
     let remote = remote["id"].as_str().unwrap().to_string();
+    // The partner school invites the main school: only then may the main
+    // school's teachers link its classroom into their sessions.
+    let invited = request(
+        server,
+        Method::PUT,
+        &format!("/api/classrooms/{remote}/audiences"),
+        root,
+        Some(&json!([fixture.main_school])),
+    )
+    .await;
+    assert_eq!(invited.status(), 200);
     let now = chrono::Utc::now();
     let body = json!({
         "title": "专递课堂：三年级数学",
@@ -235,6 +246,62 @@ pub async fn check(once: &OnceChecks<'_>, fixture: &Fixture) {
             );
         }
     }
+    // An offer is a few kilobytes: 40 KiB is refused as on /whip, by size.
+    let huge = format!("{OFFER}{}", "a=x-padding:0123456789abcdef\r\n".repeat(1400));
+    let response = server
+        .client
+        .post(server.url(&whip))
+        .bearer_auth(once.tokens["device_partner"].as_deref().unwrap())
+        .header("content-type", "application/sdp")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413, "a 40 KiB offer");
+    // The WHIP source the device's first join made is the school's to turn
+    // off, and off it stays: no second one is made behind the admin's back.
+    let sources: Value = request(
+        server,
+        Method::GET,
+        &format!("/api/classrooms/{remote}/sources"),
+        root,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let whip_sources: Vec<&Value> = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "whip")
+        .collect();
+    assert_eq!(whip_sources.len(), 1, "one source for the joins: {sources}");
+    let off = request(
+        server,
+        Method::PATCH,
+        &format!(
+            "/api/classrooms/{remote}/sources/{}",
+            whip_sources[0]["id"].as_str().unwrap()
+        ),
+        root,
+        Some(&json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(off.status(), 200);
+    let refused = server
+        .client
+        .post(server.url(&whip))
+        .bearer_auth(once.tokens["device_partner"].as_deref().unwrap())
+        .header("content-type", "application/sdp")
+        .body(OFFER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "whip_source_disabled");
     record(
         once,
         "POST",

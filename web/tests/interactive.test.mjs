@@ -32,6 +32,8 @@ before(async () => {
     const school = await apiCall(admin, 'POST', '/api/schools', { name: `${side === 'a' ? '石门' : '河口'}村小 ${suffix}`, kind: 'partner' });
     const room = await apiCall(admin, 'POST', '/api/classrooms', { name: `${side === 'a' ? '石门' : '河口'}三年级`, school_id: school.id, ladder_heights: [] });
     rooms[side] = room.id;
+    // The partner school invites the teaching school: its agreement to be linked into its sessions.
+    await apiCall(admin, 'PUT', `/api/classrooms/${room.id}/audiences`, [demo.school_id]);
     people[side] = await person(`${side === 'a' ? '石门' : '河口'}教室终端${suffix}`, school.id, 'classroom_device');
   }
   const start = new Date();

@@ -88,6 +88,9 @@ impl Hub {
         }
         let rendition = match track {
             Track::Video(rank) => Some(rank),
+            // Muted by the teacher of an interactive session (for a WHIP
+            // publisher it never got this far).
+            Track::Audio if self.voices.is_muted(classroom) => return,
             Track::Audio => None,
         };
         let profile = rendition.and_then(|r| room.video.get(r)).map(|t| t.profile);

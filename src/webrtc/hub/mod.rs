@@ -83,6 +83,8 @@ pub enum Command {
     },
     /// The teacher muted or unmuted a classroom of an interactive session.
     Mute { classroom: Uuid, muted: bool },
+    /// Every classroom muted in a running session, as the catalogue has it.
+    Muted(std::collections::HashSet<Uuid>),
 }
 
 /// The revocation epochs a viewer was let in under: when the viewer's or
@@ -327,6 +329,7 @@ impl Hub {
                 let _ = reply.send(known);
             }
             Command::Mute { classroom, muted } => self.voices.mute(classroom, muted),
+            Command::Muted(muted) => self.voices.set_muted(muted),
             Command::Leave {
                 classroom,
                 session,

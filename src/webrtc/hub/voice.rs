@@ -1,7 +1,10 @@
 //! Interactive sessions' audio on the hub: who is talking (each WHIP
 //! publisher's RFC 6464 levels, per classroom) and who the teacher muted.
-//! A muted classroom's audio is dropped here, before its ingest: nobody
-//! hears it, live or in the recording, whatever their page does.
+//! A muted classroom's audio is dropped here twice: a WHIP publisher's
+//! before its ingest (nobody hears it, live or in the recording, whatever
+//! their page does), and any classroom's on its way out to WebRTC viewers,
+//! so a classroom sending from an RTMP or SRT encoder is muted in the
+//! session too (its HLS and recording keep the sound).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -54,6 +57,19 @@ impl Voices {
             }
         }
         true
+    }
+
+    pub fn is_muted(&self, classroom: Uuid) -> bool {
+        self.muted.contains(&classroom)
+    }
+
+    /// The catalogue's word on who is muted, every few seconds: it covers
+    /// mutes set through another node, and unmutes sessions that ended.
+    pub fn set_muted(&mut self, muted: HashSet<Uuid>) {
+        for classroom in muted.difference(&self.muted).copied().collect::<Vec<_>>() {
+            self.mute(classroom, true);
+        }
+        self.muted = muted;
     }
 
     pub fn mute(&mut self, classroom: Uuid, muted: bool) {
