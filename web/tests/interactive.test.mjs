@@ -3,13 +3,15 @@
 // on its classroom device account's page, all over WebRTC. Every
 // participant decodes every picture it should; the remote classrooms'
 // cameras (Chromium's fake devices) come back to the teacher; mute and
-// "speaking" take effect for everyone; ending the session stops it all.
+// "speaking" take effect for everyone; ending the session stops it all,
+// the remote classrooms' cameras included. A tile the server refuses says
+// why and asks no more; the teacher can end a session left past its slot.
 //
 //   CLASSCAST_URL=… CLASSCAST_ADMIN=… CLASSCAST_ADMIN_PASSWORD=… node --test tests/interactive.test.mjs
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, apiCall, launch, openPage, recordPeers, screenshot, signIn } from './lib.mjs';
+import { BASE, apiCall, launch, openPage, openTracks, recordMedia, recordPeers, screenshot, signIn, until } from './lib.mjs';
 
 if (!BASE) throw new Error('CLASSCAST_URL is not set: these tests need a running classcast server');
 const DEMO_NAME = '演示教室 / Demo classroom';
@@ -56,12 +58,65 @@ async function person(username, school, role) {
   return signIn(username, PASSWORD);
 }
 
-/** The session page as `who`, with its RTCPeerConnections kept in window.__peers. */
-async function openSession(t, who) {
+/** The session page as `who`, with its RTCPeerConnections and camera streams recorded (lib.mjs). */
+async function openSession(t, who, { before = async () => {} } = {}) {
   const page = await openPage(browser, t, null, { cookie: who.cookie });
   await recordPeers(page);
+  await recordMedia(page);
+  await before(page);
   await page.goto(`${BASE}/#/interactive/${sessionId}`);
   return page;
+}
+
+/**
+ * The teacher's page where the server refuses two pictures for good (the
+ * main classroom 404, classroom A 403) and classroom B's fails for now
+ * (500): the refusals are said once, the failure is tried again.
+ */
+async function assertRefusedTilesStop(t) {
+  const answers = { [rooms.main]: 404, [rooms.a]: 403, [rooms.b]: 500 };
+  const asked = { [rooms.main]: [], [rooms.a]: [], [rooms.b]: [] };
+  const page = await openSession(t, people.teacher, {
+    before: (p) => p.route(/\/api\/classrooms\/[^/]+\/playback$/, (route) => {
+      const id = new URL(route.request().url()).pathname.split('/')[3];
+      asked[id].push(Date.now());
+      return route.fulfill({ status: answers[id], contentType: 'application/json', body: JSON.stringify({ error: { code: 'refused', message: 'refused' } }) });
+    }),
+  });
+  await page.locator(`.live-tile[data-classroom="${rooms.a}"][data-refused="forbidden"]`).waitFor({ timeout: 10_000 });
+  await page.locator(`.live-tile[data-classroom="${rooms.main}"][data-refused="not_found"]`).waitFor({ timeout: 10_000 });
+  assert.match(await page.locator(`.live-tile[data-classroom="${rooms.a}"] .tile-overlay`).textContent(), /没有权限|no permission/);
+  assert.match(await page.locator(`.live-tile[data-classroom="${rooms.main}"] .tile-overlay`).textContent(), /找不到|not found/);
+  // Past the first retry (2 s) and the old fixed one (4 s).
+  await page.waitForTimeout(7000);
+  assert.equal(asked[rooms.main].length, 1, 'a missing classroom is not asked for again');
+  assert.equal(asked[rooms.a].length, 1, 'a forbidden classroom is not asked for again');
+  assert.ok(asked[rooms.b].length >= 2, `a failing classroom is tried again (${asked[rooms.b].length} times)`);
+  const gaps = asked[rooms.b].slice(1).map((at, i) => at - asked[rooms.b][i]);
+  assert.ok(gaps.every((gap, i) => i === 0 || gap > gaps[i - 1]), `and less often each time: ${gaps.join(', ')} ms apart`);
+  assert.match(await page.locator(`.live-tile[data-classroom="${rooms.b}"] .tile-overlay`).textContent(), /画面连接失败|could not connect/);
+  await screenshot(page, 'interactive-refused-tiles');
+  await page.context().close();
+}
+
+/**
+ * Past its slot and the hour's overrun the server answers a session
+ * nobody ended as `ended`, though it was never ended (no ended_at): its
+ * teacher still gets the End button. That answer is made here from the
+ * live one rather than waited for.
+ */
+async function assertOverrunCanBeEnded(t) {
+  const page = await openSession(t, people.teacher, {
+    before: (p) => p.route((url) => url.pathname === `/api/interactive/${sessionId}`, async (route) => {
+      const response = await route.fetch();
+      const session = await response.json();
+      assert.ok(session.started_at && !session.ended_at, 'the session is started and not ended');
+      await route.fulfill({ response, json: { ...session, state: 'ended', recordings: [] } });
+    }),
+  });
+  await page.locator('.interactive-page[data-state="ended"]').waitFor({ timeout: 10_000 });
+  await page.locator('.end-session').waitFor({ timeout: 5000 });
+  await page.context().close();
 }
 
 /** The tile showing `classroom` decodes frames, and they advance. */
@@ -177,6 +232,8 @@ describe('an interactive session: one main and two remote classrooms', () => {
     assert.equal(await a.evaluate((id) => document.querySelector(`.live-tile[data-classroom="${id}"] video`).muted, rooms.b), false, 'and hears it');
     await teacher.locator(`.live-tile[data-classroom="${rooms.b}"] .speaking-flag`).waitFor();
     await screenshot(a, 'interactive-remote-speaking');
+    await assertRefusedTilesStop(t);
+    await assertOverrunCanBeEnded(t);
 
     // Unmute A; end the lesson: every page stops.
     await teacher.locator(`.live-tile[data-classroom="${rooms.a}"] .mute-button`).click();
@@ -185,9 +242,19 @@ describe('an interactive session: one main and two remote classrooms', () => {
     await teacher.locator('.el-message-box .el-button--primary').click();
     for (const page of [teacher, a, b]) await page.locator('.interactive-page[data-state="ended"]').waitFor({ timeout: 10_000 });
     assert.equal(await a.locator('.live-tile').count(), 0, 'no more pictures after the lesson');
-    const ended = await apiCall(people.teacher, 'GET', `/api/interactive/${sessionId}`);
+    // The remote classrooms' cameras and microphones are let go, not only no longer sent.
+    for (const [name, page] of [['A', a], ['B', b]]) {
+      await page.waitForFunction(() => window.__media.length > 0 && window.__media.every((s) => s.getTracks().every((t) => t.readyState === 'ended')), null, { timeout: 5000 })
+        .catch(async () => assert.deepEqual(await openTracks(page), [], `classroom ${name}'s camera and microphone are closed`));
+    }
+    // Every classroom's recording is linked (the group's admin sees them all);
+    // the teacher is shown those they may play, and only those.
+    const ended = await apiCall(admin, 'GET', `/api/interactive/${sessionId}`);
     const recorded = new Set(ended.recordings.map((r) => r.classroom_id));
     assert.ok(recorded.has(rooms.a) && recorded.has(rooms.b), `the remote classrooms' recordings are linked: ${JSON.stringify(ended.recordings)}`);
-    await teacher.locator('.recording-tile').first().waitFor();
+    const shown = (await apiCall(people.teacher, 'GET', `/api/interactive/${sessionId}`)).recordings;
+    for (const r of shown) await apiCall(people.teacher, 'GET', `/api/recordings/${r.recording_id}/playback`);
+    assert.ok(!shown.some((r) => r.classroom_id === rooms.a || r.classroom_id === rooms.b), 'not the partner schools\' recordings: they were not shared');
+    await until('the page shows the playable recordings', async () => (await teacher.locator('.recording-tile').count()) === shown.length);
   });
 });

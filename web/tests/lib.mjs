@@ -191,3 +191,28 @@ export async function recordPeers(page) {
     };
   });
 }
+
+/**
+ * Keeps every camera/microphone stream the page opens in window.__media
+ * (as recordPeers does for connections), so a test can see whether the
+ * devices were let go; while window.__refuseMedia is set, getUserMedia
+ * fails as an unplugged or busy camera does. Call before page.goto.
+ */
+export async function recordMedia(page) {
+  await page.addInitScript(() => {
+    const devices = navigator.mediaDevices;
+    const native = devices.getUserMedia.bind(devices);
+    window.__media = [];
+    devices.getUserMedia = async (constraints) => {
+      if (window.__refuseMedia) throw new DOMException('Could not start video source', 'NotReadableError');
+      const stream = await native(constraints);
+      window.__media.push(stream);
+      return stream;
+    };
+  });
+}
+
+/** The camera and microphone tracks the page opened that are still running (see recordMedia). */
+export function openTracks(page) {
+  return page.evaluate(() => window.__media.flatMap((s) => s.getTracks()).filter((t) => t.readyState === 'live').map((t) => t.kind));
+}

@@ -2,13 +2,15 @@
 // source is put on air from the browser's (fake) camera and microphone,
 // with a preview and a level meter; the lesson goes live, plays over HLS
 // and over WHEP in a second browser context, and ends when the person
-// stops. A wrong key says so and publishes nothing.
+// stops. A camera that cannot be switched to while live is said, and the
+// lesson goes on; leaving the page lets the camera go. A wrong key says
+// so and publishes nothing.
 //
 //   CLASSCAST_URL=… CLASSCAST_ADMIN=… CLASSCAST_ADMIN_PASSWORD=… node --test tests/whip.test.mjs
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, apiCall, assertPlaying, launch, openPage, recordPeers, screenshot, signIn, until } from './lib.mjs';
+import { BASE, apiCall, assertPlaying, launch, openPage, openTracks, recordMedia, recordPeers, screenshot, signIn, until } from './lib.mjs';
 
 if (!BASE) throw new Error('CLASSCAST_URL is not set: these tests need a running classcast server');
 
@@ -33,10 +35,11 @@ async function liveState() {
   return (await apiCall(admin, 'GET', `/api/classrooms/${room.id}`)).live.state;
 }
 
-/** The publish page opened with its RTCPeerConnections kept in window.__peers (see whep.test.mjs). */
+/** The publish page opened with its RTCPeerConnections and camera streams recorded (lib.mjs). */
 async function openPublish(t, path) {
   const page = await openPage(browser, t, null);
   await recordPeers(page);
+  await recordMedia(page);
   await page.goto(`${BASE}${path}`);
   return page;
 }
@@ -97,6 +100,25 @@ describe('publishing from the browser (WHIP)', () => {
     await until('the classroom is live', async () => (await liveState()) === 'live');
     await screenshot(page, 'publish-live');
 
+    // Another picture size needs the camera again, and it is refused (busy,
+    // unplugged): the page says so, and the lesson goes on with the old one.
+    await page.evaluate(() => (window.__refuseMedia = true));
+    await page.locator('.size-select .el-select__wrapper').click();
+    await page.locator('.el-select-dropdown:visible .el-select-dropdown__item', { hasText: '360p' }).first().click();
+    await page.locator('.device-problem').waitFor({ timeout: 5000 });
+    await page.evaluate(() => (window.__refuseMedia = false));
+    assert.equal(await page.locator('.publish-page').getAttribute('data-status'), 'live', 'still on air');
+    assert.equal(await page.locator('.stop-live').count(), 1, 'and it can still be stopped');
+    const during = await sent(page);
+    await page.waitForFunction(async (n) => {
+      let frames = 0;
+      (await window.__peers[window.__peers.length - 1].getStats()).forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video') frames = s.framesEncoded;
+      });
+      return frames > n + 10;
+    }, during.framesEncoded, { timeout: 10_000, polling: 250 });
+    assert.equal(await liveState(), 'live');
+
     // Someone watches: over HLS, then over WebRTC.
     const hls = await openPage(browser, t, null, { cookie: admin.cookie });
     await hls.goto(`${BASE}/#/watch/${room.id}`);
@@ -113,6 +135,12 @@ describe('publishing from the browser (WHIP)', () => {
     await ended;
     await page.waitForSelector('.publish-page[data-status="previewing"]');
     await until('the lesson ends', async () => (await liveState()) === 'idle', 20_000);
+
+    // Leaving the page closes the camera and microphone.
+    assert.deepEqual((await openTracks(page)).sort(), ['audio', 'video'], 'the preview keeps them while on the page');
+    await page.evaluate(() => (location.hash = '#/login'));
+    await page.locator('.publish-page').waitFor({ state: 'detached' });
+    assert.deepEqual(await openTracks(page), [], 'no camera or microphone left open');
   });
 
   test('a wrong key says the server refused and sends nothing', async (t) => {

@@ -64,6 +64,7 @@ export function useWhep(getVideo, { classroomId, fetchPlayback }) {
     status: 'idle', // idle | loading | playing | not_live | error
     message: '', // the server's words, when status is error
     reason: null, // else why, for the page to word: blocked (no connection) | lost (dropped twice)
+    kind: null, // when the server refused: the ApiError kind (forbidden, not_found, server, offline, …)
     levels: [], // [{index, height, bitrate, name}], highest first; sound only last
     manualLevel: -1, // -1: the server picks the best this browser can play
     currentLevel: -1, // the rendition the server serves (Classcast-Rendition)
@@ -134,11 +135,12 @@ export function useWhep(getVideo, { classroomId, fetchPlayback }) {
     resource = null;
   }
 
-  function fail({ message = '', reason = null }) {
+  function fail({ message = '', reason = null, kind = null }) {
     hangUp();
     state.status = 'error';
     state.message = message;
     state.reason = reason;
+    state.kind = kind;
   }
 
   function retryLater(seconds, gen) {
@@ -252,9 +254,10 @@ export function useWhep(getVideo, { classroomId, fetchPlayback }) {
       hangUp();
       state.status = error.kind === 'conflict' ? 'not_live' : 'error';
       state.message = error.kind === 'conflict' ? '' : error.message;
+      state.kind = error.kind;
       retryLater(error.retryAfter, gen);
     } else {
-      fail({ message: error.message });
+      fail({ message: error.message, kind: error.kind || null });
     }
   }
 
@@ -315,6 +318,7 @@ export function useWhep(getVideo, { classroomId, fetchPlayback }) {
     state.status = 'idle';
     state.message = '';
     state.reason = null;
+    state.kind = null;
     state.rendition = null;
     state.currentLevel = -1;
   }

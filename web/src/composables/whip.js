@@ -46,6 +46,10 @@ export function useWhip(getPreview, { offer }) {
   const state = reactive({
     status: 'idle', // idle | previewing | connecting | live | error
     reason: null, // why not, for the page to word: denied | no_device | blocked | lost | server
+    // A camera or microphone switch that failed while the old devices kept
+    // going (previewing or live): denied | no_device. It does not change
+    // `status`: what is sent goes on.
+    deviceError: null,
     message: '', // the server's words, when reason is server
     cameras: [], // [{deviceId, label}]
     microphones: [],
@@ -68,6 +72,9 @@ export function useWhip(getPreview, { offer }) {
   let connectTimer = null;
   let lastBytes = null;
   let destroyed = false;
+  // Bumped by every preview() and by release(): a getUserMedia that answers
+  // after a newer one, or after release(), is closed at once.
+  let opening = 0;
 
   function constraints() {
     const size = SIZES[state.size] || SIZES[720];
@@ -127,18 +134,27 @@ export function useWhip(getPreview, { offer }) {
 
   /** Opens (or re-opens, after a choice changed) the camera and microphone. */
   async function preview() {
+    const attempt = ++opening;
     let media;
     try {
       media = await navigator.mediaDevices.getUserMedia(constraints());
     } catch (error) {
-      state.status = 'error';
-      state.reason = error && error.name === 'NotAllowedError' ? 'denied' : 'no_device';
+      if (attempt !== opening || destroyed) return;
+      const reason = error && error.name === 'NotAllowedError' ? 'denied' : 'no_device';
+      if (stream) {
+        // The devices in use keep going (and keep being sent, if live).
+        state.deviceError = reason;
+      } else {
+        state.status = 'error';
+        state.reason = reason;
+      }
       return;
     }
-    if (destroyed) {
+    if (attempt !== opening || destroyed) {
       media.getTracks().forEach((t) => t.stop());
       return;
     }
+    state.deviceError = null;
     const old = stream;
     stream = media;
     media.getAudioTracks().forEach((t) => (t.enabled = state.microphoneOn));
@@ -158,6 +174,8 @@ export function useWhip(getPreview, { offer }) {
       await limitBitrate();
     }
     if (old) old.getTracks().forEach((t) => t.stop());
+    // Released or superseded meanwhile: release() or the newer call says the status.
+    if (attempt !== opening) return;
     if (state.status === 'idle' || state.status === 'error') {
       state.status = 'previewing';
       state.reason = null;
@@ -260,6 +278,7 @@ export function useWhip(getPreview, { offer }) {
     }, 1000);
   }
 
+  /** Closes the connection and ends the server's session; the devices stay open. */
   function hangUp({ keepalive = false } = {}) {
     clearTimeout(connectTimer);
     clearInterval(statsTimer);
@@ -281,6 +300,25 @@ export function useWhip(getPreview, { offer }) {
     state.reason = null;
   }
 
+  /**
+   * Ends the publish (if any) and closes the camera and microphone: their
+   * tracks stop (the browser's "in use" light goes off) and the level
+   * meter's AudioContext closes. preview() may open them again.
+   */
+  function release({ keepalive = false } = {}) {
+    opening += 1;
+    hangUp({ keepalive });
+    stopMeter();
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    stream = null;
+    const video = getPreview();
+    if (video) video.srcObject = null;
+    state.status = 'idle';
+    state.reason = null;
+    state.message = '';
+    state.deviceError = null;
+  }
+
   // Closing the tab ends the lesson's feed at once rather than after the
   // server notices the silence.
   const onPageHide = () => hangUp({ keepalive: true });
@@ -289,10 +327,7 @@ export function useWhip(getPreview, { offer }) {
   onBeforeUnmount(() => {
     destroyed = true;
     window.removeEventListener('pagehide', onPageHide);
-    hangUp({ keepalive: true });
-    stopMeter();
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
+    release({ keepalive: true });
   });
 
   /** Sends the microphone or silence (the teacher muted this classroom). */
@@ -301,5 +336,5 @@ export function useWhip(getPreview, { offer }) {
     if (stream) stream.getAudioTracks().forEach((t) => (t.enabled = on));
   }
 
-  return { state, preview, start, stop, setMicrophone };
+  return { state, preview, start, stop, release, setMicrophone };
 }
