@@ -223,15 +223,15 @@ async fn attempt(
         return;
     }
     let outcome = match result {
-        Ok(Ok(())) => queue::complete(db, &lease).await.map(|held| {
-            if held {
+        Ok(Ok(())) => queue::complete(db, &lease).await.inspect(|held| {
+            if *held {
                 info!(job = %lease.job_id, "job succeeded");
             }
-            held
         }),
-        Ok(Err(_)) if shutting_down => queue::release(db, &lease).await.map(|held| {
-            info!(job = %lease.job_id, "job handed back for shutdown");
-            held
+        Ok(Err(_)) if shutting_down => queue::release(db, &lease).await.inspect(|held| {
+            if *held {
+                info!(job = %lease.job_id, "job handed back for shutdown");
+            }
         }),
         Ok(Err(error)) => {
             let reason = match error {
