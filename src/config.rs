@@ -62,6 +62,18 @@ pub const DEFAULT_WEBRTC_UDP_ADDR: &str = "127.0.0.1:8189";
 pub const DEFAULT_WEBRTC_TCP_ADDR: &str = "127.0.0.1:8189";
 /// WebRTC viewers served at once by this node; beyond, WHEP answers 503.
 pub const DEFAULT_MAX_WEBRTC_VIEWERS: usize = 1000;
+/// `classcast serve` runs a job worker itself, one job at a time: a
+/// transcode takes both cores of a small server.
+pub const DEFAULT_JOBS_IN_PROCESS: bool = true;
+pub const DEFAULT_JOB_CONCURRENCY: usize = 1;
+/// A worker holds a job this long without a heartbeat (it sends one every
+/// third of it); a worker that died is replaced after at most this.
+pub const DEFAULT_JOB_LEASE_SECONDS: u64 = 30;
+pub const DEFAULT_JOB_POLL_MS: u64 = 1_000;
+pub const DEFAULT_JOB_MAX_ATTEMPTS: i32 = 3;
+/// A failed attempt is retried after 30 s, then 60 s, 120 s, … at most 10 min.
+pub const DEFAULT_JOB_RETRY_BASE_SECONDS: u64 = 30;
+pub const DEFAULT_JOB_RETRY_MAX_SECONDS: u64 = 600;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -75,6 +87,44 @@ pub struct Config {
     pub auth: AuthConfig,
     pub sso: SsoConfig,
     pub webrtc: WebRtcConfig,
+    pub jobs: JobsConfig,
+}
+
+/// Background jobs (transcoding lessons), shared by every node through
+/// PostgreSQL; `classcast worker` runs them on other machines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// Run a worker inside `classcast serve`.
+    pub in_process: bool,
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+    /// Seconds a job stays claimed without a heartbeat.
+    pub lease_seconds: u64,
+    /// Milliseconds between looks for work when idle.
+    pub poll_ms: u64,
+    /// Attempts a new job gets before it fails for good.
+    pub max_attempts: i32,
+    /// First retry delay, doubled per failure up to `retry_max_seconds`.
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    /// x264 speed preset for lesson transcodes.
+    pub x264_preset: String,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            in_process: DEFAULT_JOBS_IN_PROCESS,
+            concurrency: DEFAULT_JOB_CONCURRENCY,
+            lease_seconds: DEFAULT_JOB_LEASE_SECONDS,
+            poll_ms: DEFAULT_JOB_POLL_MS,
+            max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
+            retry_base_seconds: DEFAULT_JOB_RETRY_BASE_SECONDS,
+            retry_max_seconds: DEFAULT_JOB_RETRY_MAX_SECONDS,
+            x264_preset: DEFAULT_X264_PRESET.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -397,6 +447,23 @@ impl Config {
         match self.auth.max_parallel_hashes {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
+        }
+    }
+
+    pub fn job_lease(&self) -> Duration {
+        Duration::from_secs(self.jobs.lease_seconds.max(1))
+    }
+
+    pub fn job_poll(&self) -> Duration {
+        Duration::from_millis(self.jobs.poll_ms.max(50))
+    }
+
+    pub fn job_retry(&self) -> crate::library::jobs::RetryPolicy {
+        let base = Duration::from_secs(self.jobs.retry_base_seconds);
+        crate::library::jobs::RetryPolicy {
+            base,
+            max: Duration::from_secs(self.jobs.retry_max_seconds).max(base),
+            max_attempts: self.jobs.max_attempts.max(1),
         }
     }
 

@@ -24,6 +24,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run background jobs (lesson transcodes) without the HTTP server:
+    /// more transcode capacity on another machine sharing the database
+    /// and the media directory.
+    Worker {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[arg(long)]
@@ -115,6 +122,10 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("system admin {} created ({})", created.username, created.id);
             Ok(())
+        }
+        Command::Worker { config } => {
+            let config = classcast::config::Config::load(config.as_deref())?;
+            classcast::worker::work(config).await
         }
         Command::Migrate { config } => {
             let config = classcast::config::Config::load(config.as_deref())?;

@@ -90,6 +90,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(config.recordings_dir()).context("creating media directory")?;
 
     let node = node_name();
+    let (stop_jobs, jobs_stopping) = tokio::sync::watch::channel(false);
+    let jobs = config.jobs.in_process.then(|| {
+        tokio::spawn(crate::library::jobs::runner::run(
+            db.clone(),
+            crate::library::jobs::runner::RunnerSettings::from_config(&config, &node),
+            crate::library::jobs::runner::kinds(&config),
+            jobs_stopping,
+        ))
+    });
     let recovered = crate::recording::recover(
         &db,
         &config.recordings_dir(),
@@ -204,12 +213,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await;
     info!("finishing live lessons and recordings");
+    let _ = stop_jobs.send(true);
     live.shutdown().await;
+    if let Some(jobs) = jobs {
+        // A running job is handed back to the queue for another worker.
+        let _ = jobs.await;
+    }
     info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {

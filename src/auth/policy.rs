@@ -145,6 +145,22 @@ pub fn can_read_metrics(who: &Principal) -> bool {
     who.is_system_admin()
 }
 
+/// A background job (a transcode): whoever asked for it, and system admins.
+pub fn can_view_job(who: &Principal, created_by: Option<Uuid>) -> bool {
+    who.is_system_admin() || created_by == Some(who.user_id)
+}
+
+/// Listing every job; everyone else lists the ones they asked for.
+pub fn can_list_all_jobs(who: &Principal) -> bool {
+    who.is_system_admin()
+}
+
+/// Asking for a job by hand, naming files in the media directory: system
+/// admins only. (Uploads will enqueue their own jobs.)
+pub fn can_enqueue_job(who: &Principal) -> bool {
+    who.is_system_admin()
+}
+
 /// Reading the audit log: administrators.
 pub fn can_read_audit(who: &Principal) -> bool {
     who.is_system_admin() || who.has(Role::SchoolAdmin)

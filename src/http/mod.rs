@@ -9,6 +9,7 @@ pub mod classrooms;
 pub mod error;
 pub mod extract;
 pub mod interactive;
+pub mod jobs;
 pub mod media;
 pub mod playback;
 pub mod recordings;
@@ -115,6 +116,9 @@ pub struct AppState {
         interactive::remove,
         interactive::set_muted,
         interactive::publish,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::create_job,
     )
 )]
 pub struct ApiDoc;
@@ -131,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(classrooms::router())
         .merge(recordings::router())
         .merge(interactive::router())
+        .merge(jobs::router())
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -240,6 +240,11 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
         "POST",
         "/api/interactive/{id}/classrooms/{participant}/whip",
     ),
+    // A job is its creator's, and only system admins create them (by
+    // hand, until uploads do): tests/access_matrix/jobs.rs.
+    ("POST", "/api/jobs"),
+    ("GET", "/api/jobs"),
+    ("GET", "/api/jobs/{id}"),
 ];
 
 /// Routes open to everyone by design, each for its own reason.

@@ -1,0 +1,218 @@
+//! Where jobs read their inputs and write their outputs: the one place that
+//! knows these are files under `media.dir`. Jobs name them by *key* (a
+//! relative path such as `uploads/abc.mp4` or `lessons/abc/hls`), so object
+//! storage can take this module's place without changing a payload.
+//!
+//! Outputs are made in a staging directory beside their final place and
+//! renamed into it when complete: a worker killed halfway leaves only its
+//! staging directory, which the next attempt of the same job removes. No
+//! one ever sees half an output under the final key.
+
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// Absolute, empty, or with `..`/`.` components: never resolved.
+    #[error("not a valid media key: {0:?}")]
+    BadKey(String),
+    #[error("no such input: {0}")]
+    Missing(String),
+    /// Resolves outside the media directory (through a symbolic link).
+    #[error("outside the media directory: {0}")]
+    Outside(String),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// A key is relative, made of plain names only. (Checked on the text:
+/// `Path::components` quietly drops `.` and doubled slashes.)
+pub fn valid_key(key: &str) -> bool {
+    !key.contains('\0')
+        && key
+            .split('/')
+            .all(|name| !name.is_empty() && name != "." && name != "..")
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalFiles {
+    root: PathBuf,
+}
+
+impl LocalFiles {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn root(&self) -> Result<PathBuf, FilesError> {
+        std::fs::create_dir_all(&self.root)
+            .and_then(|_| self.root.canonicalize())
+            .map_err(|e| FilesError::Io(self.root.display().to_string(), e))
+    }
+
+    /// Whether anything is stored under `key` (a valid one).
+    pub fn exists(&self, key: &str) -> bool {
+        valid_key(key) && self.root.join(key).symlink_metadata().is_ok()
+    }
+
+    /// The local path of an existing input file.
+    pub fn input(&self, key: &str) -> Result<PathBuf, FilesError> {
+        if !valid_key(key) {
+            return Err(FilesError::BadKey(key.into()));
+        }
+        let root = self.root()?;
+        let path = root
+            .join(key)
+            .canonicalize()
+            .map_err(|_| FilesError::Missing(key.into()))?;
+        if !path.starts_with(&root) {
+            return Err(FilesError::Outside(key.into()));
+        }
+        if !path.is_file() {
+            return Err(FilesError::Missing(key.into()));
+        }
+        Ok(path)
+    }
+
+    /// A fresh, empty staging directory for `job`'s output under `key`
+    /// (what an earlier, interrupted attempt left there is removed).
+    pub fn stage_output(&self, key: &str, job: Uuid) -> Result<StagedOutput, FilesError> {
+        if !valid_key(key) {
+            return Err(FilesError::BadKey(key.into()));
+        }
+        let root = self.root()?;
+        let target = root.join(key);
+        let io = |path: &Path| {
+            let shown = path.display().to_string();
+            move |e| FilesError::Io(shown, e)
+        };
+        // valid_key guarantees a last component.
+        let name = target.file_name().expect("a key has a last name");
+        let parent = target.parent().expect("a key lies under the root");
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let parent = parent.canonicalize().map_err(io(parent))?;
+        if !parent.starts_with(&root) {
+            return Err(FilesError::Outside(key.into()));
+        }
+        let name = name.to_string_lossy();
+        let staging = parent.join(format!(".{name}.partial-{job}"));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        }
+        std::fs::create_dir(&staging).map_err(io(&staging))?;
+        Ok(StagedOutput {
+            dir: staging,
+            replaced: parent.join(format!(".{name}.replaced-{job}")),
+            target: parent.join(&*name),
+        })
+    }
+}
+
+/// An output being made; `publish` puts it in place.
+#[derive(Debug)]
+pub struct StagedOutput {
+    /// Write here.
+    pub dir: PathBuf,
+    replaced: PathBuf,
+    target: PathBuf,
+}
+
+impl StagedOutput {
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the staging directory into place. An output already there
+    /// (this job's, from an attempt that finished its files but not its
+    /// row) is moved aside first and removed after, so the key never
+    /// holds a mixture of two attempts.
+    pub fn publish(self) -> std::io::Result<PathBuf> {
+        if self.replaced.exists() {
+            std::fs::remove_dir_all(&self.replaced)?;
+        }
+        let had_one = self.target.exists();
+        if had_one {
+            std::fs::rename(&self.target, &self.replaced)?;
+        }
+        std::fs::rename(&self.dir, &self.target)?;
+        if had_one {
+            std::fs::remove_dir_all(&self.replaced)?;
+        }
+        Ok(self.target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_relative_plain_names() {
+        assert!(valid_key("uploads/a.mp4"));
+        assert!(valid_key("lessons/abc/hls"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "./a",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\0b",
+        ] {
+            assert!(!valid_key(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_input_must_exist_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("in.mp4"), b"x").unwrap();
+        std::fs::write(outside.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
+        let files = LocalFiles::new(root.path());
+        assert!(files.input("in.mp4").is_ok());
+        assert!(matches!(
+            files.input("nope.mp4"),
+            Err(FilesError::Missing(_))
+        ));
+        assert!(matches!(
+            files.input("link/secret"),
+            Err(FilesError::Outside(_))
+        ));
+        assert!(matches!(
+            files.input("../in.mp4"),
+            Err(FilesError::BadKey(_))
+        ));
+    }
+
+    #[test]
+    fn outputs_appear_whole_and_replace_an_earlier_one() {
+        let root = tempfile::tempdir().unwrap();
+        let files = LocalFiles::new(root.path());
+        let job = Uuid::new_v4();
+        let first = files.stage_output("lessons/a", job).unwrap();
+        std::fs::write(first.dir.join("half"), b"x").unwrap();
+        // Killed here: the next attempt starts from an empty staging directory.
+        let second = files.stage_output("lessons/a", job).unwrap();
+        assert_eq!(std::fs::read_dir(&second.dir).unwrap().count(), 0);
+        assert!(!root.path().join("lessons/a").exists());
+        std::fs::write(second.dir.join("master.m3u8"), b"1").unwrap();
+        second.publish().unwrap();
+        let third = files.stage_output("lessons/a", job).unwrap();
+        std::fs::write(third.dir.join("master.m3u8"), b"2").unwrap();
+        third.publish().unwrap();
+        let names: Vec<_> = std::fs::read_dir(root.path().join("lessons"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["a"]);
+        assert_eq!(
+            std::fs::read(root.path().join("lessons/a/master.m3u8")).unwrap(),
+            b"2"
+        );
+    }
+}
