@@ -232,7 +232,56 @@ impl MediaStore {
                 Err(e) => return Err(e.into()),
             }
         }
+        if let Some(dir) = self.local_dir(prefix) {
+            // Staging files of writes cut off by a crash (`key#1`) are not
+            // listed as objects; they go with their directory.
+            match tokio::fs::remove_dir_all(&dir).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(count)
+    }
+
+    /// Deletes everything under `prefix` but `keep`: what a crashed or
+    /// abandoned attempt left beside the object that counts.
+    pub async fn retain_only(&self, prefix: &str, keep: &str) -> Result<(), StorageError> {
+        for (key, _) in self.list(prefix).await? {
+            if key != keep {
+                self.delete(&key).await?;
+            }
+        }
+        if let (Some(dir), Some(root)) = (self.local_dir(prefix), &self.local_root) {
+            let keep = root.join(keep);
+            let mut dirs = vec![dir];
+            while let Some(dir) = dirs.pop() {
+                let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                    continue;
+                };
+                while let Some(entry) = entries.next_entry().await? {
+                    let path = entry.path();
+                    if entry.file_type().await?.is_dir() {
+                        dirs.push(path);
+                    } else if path != keep {
+                        tokio::fs::remove_file(&path).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A prefix's directory in a local store (`None` for object storage
+    /// or a prefix that is not a directory path).
+    fn local_dir(&self, prefix: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        let relative = prefix.trim_end_matches('/');
+        let safe = !relative.is_empty()
+            && relative
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        safe.then(|| root.join(relative))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {

@@ -68,7 +68,24 @@ pub struct Appended {
 
 /// Stores one chunk of `upload` (which stands at `upload.received`), and
 /// when it is the last, assembles and probes the whole file.
+///
+/// Runs as a task of its own: a request dropped by the server (its client
+/// gone) must not stop a write or a join half-way; the task sees the body
+/// end and finishes what it started.
 pub async fn append(
+    db: &PgPool,
+    store: &MediaStore,
+    upload: &Upload,
+    chunk: Chunk,
+    expiry: Duration,
+) -> Result<Appended, UploadError> {
+    let (db, store, upload) = (db.clone(), store.clone(), upload.clone());
+    tokio::spawn(async move { append_here(&db, &store, &upload, chunk, expiry).await })
+        .await
+        .map_err(|e| StorageError::Source(format!("upload task: {e}")))?
+}
+
+async fn append_here(
     db: &PgPool,
     store: &MediaStore,
     upload: &Upload,
@@ -175,11 +192,10 @@ async fn finish(
         store.delete(&media_key).await?;
         return Err(TusError::OffsetMismatch.into());
     }
-    for part in parts.iter().filter(|p| **p != media_key) {
-        // A leftover part is harmless: it goes with the upload's prefix.
-        if let Err(e) = store.delete(part).await {
-            tracing::warn!(upload = %upload.id, "cannot delete a joined part: {e}");
-        }
+    // The joined parts, and whatever earlier attempts left (a node killed
+    // while joining, a chunk whose row never committed).
+    if let Err(e) = store.retain_only(&prefix(upload.id), &media_key).await {
+        tracing::warn!(upload = %upload.id, "leftovers not deleted: {e}");
     }
     tracing::info!(upload = %upload.id, bytes = upload.length, "upload complete and probed");
     Ok(())
