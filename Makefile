@@ -15,11 +15,13 @@ APT_BUILD := pkg-config clang libclang-dev \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
 	libgstrtspserver-1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
-	gstreamer1.0-libav gstreamer1.0-rtsp fonts-wqy-microhei
+	gstreamer1.0-libav gstreamer1.0-rtsp fonts-wqy-microhei \
+	libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
+	libavfilter-dev libavdevice-dev
 APT_TEST := ffmpeg chromium srt-tools fuse python3-fusepy python3-venv
 APT_DB := postgresql postgresql-client
 
-.PHONY: run test deps deps-test db web build check bench clean-data
+.PHONY: run test deps deps-test tools db web build check bench clean-data
 
 deps:
 	@missing=$$(for p in $(APT_BUILD) $(APT_DB); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -32,7 +34,7 @@ deps:
 # The WHEP test peer (tests/peers/whep_play.py) is aiortc, a second WebRTC
 # stack, in a venv under target/ so `cargo clean` takes it too. Binary wheels
 # only: building PyAV from source would need FFmpeg's development headers.
-deps-test: deps
+deps-test: deps tools
 	@missing=$$(for p in $(APT_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -45,6 +47,18 @@ deps-test: deps
 			'aiortc==1.16.*' 'av>=14,<20' \
 		&& target/peers-venv/bin/python -c 'import aiortc, av' \
 		|| { echo "could not install the aiortc test peer into target/peers-venv" >&2; exit 1; }; \
+	fi
+
+# Test servers built from the crate registry, kept under target/tools (so
+# `cargo clean` takes them too). s3s-fs is a real S3 API over a directory,
+# for the object-storage upload test; 0.14 is the last line whose minimum
+# Rust (1.92) is not above ours.
+S3S_FS_VERSION := 0.14.1
+tools:
+	@if [ "$$(target/tools/bin/s3s-fs --version 2>/dev/null)" != "s3s-fs $(S3S_FS_VERSION)" ]; then \
+		echo "installing s3s-fs $(S3S_FS_VERSION) into target/tools"; \
+		$(CARGO) install --locked --quiet s3s-fs --version $(S3S_FS_VERSION) --features binary --root target/tools \
+		|| { echo "could not install s3s-fs into target/tools" >&2; exit 1; }; \
 	fi
 
 # Starts PostgreSQL if it is not running and makes sure the classcast role

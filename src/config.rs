@@ -74,6 +74,18 @@ pub const DEFAULT_JOB_MAX_ATTEMPTS: i32 = 3;
 /// A failed attempt is retried after 30 s, then 60 s, 120 s, … at most 10 min.
 pub const DEFAULT_JOB_RETRY_BASE_SECONDS: u64 = 30;
 pub const DEFAULT_JOB_RETRY_MAX_SECONDS: u64 = 600;
+/// Media objects (uploads, later processed lessons) in a local directory
+/// unless object storage is chosen.
+pub const DEFAULT_STORAGE_KIND: StorageKind = StorageKind::Local;
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
+/// The largest upload accepted: a long lesson in 1080p.
+pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+/// Unfinished uploads one person may have at once.
+pub const DEFAULT_UPLOADS_PER_USER: i64 = 3;
+/// An unfinished upload nobody added to for this long is deleted.
+pub const DEFAULT_UPLOAD_EXPIRY_SECONDS: u64 = 24 * 3600;
+/// How often abandoned uploads are looked for.
+pub const DEFAULT_UPLOAD_CLEANUP_SECONDS: u64 = 300;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -88,6 +100,8 @@ pub struct Config {
     pub sso: SsoConfig,
     pub webrtc: WebRtcConfig,
     pub jobs: JobsConfig,
+    pub storage: StorageConfig,
+    pub uploads: UploadsConfig,
 }
 
 /// Background jobs (transcoding lessons), shared by every node through
@@ -123,6 +137,73 @@ impl Default for JobsConfig {
             retry_base_seconds: DEFAULT_JOB_RETRY_BASE_SECONDS,
             retry_max_seconds: DEFAULT_JOB_RETRY_MAX_SECONDS,
             x264_preset: DEFAULT_X264_PRESET.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageKind {
+    Local,
+    S3,
+}
+
+/// Where media objects are kept: every node (and a worker on another
+/// machine) must see the same storage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageConfig {
+    /// `local` (a directory) or `s3` (any S3-compatible object storage).
+    pub kind: StorageKind,
+    /// For `local`: the directory. Unset: `objects` under `media.dir`.
+    pub dir: Option<PathBuf>,
+    /// For `s3`: bucket, endpoint (unset: AWS itself), region and keys.
+    pub bucket: String,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Path-style URLs (`endpoint/bucket/key`), as MinIO and most
+    /// self-hosted servers want; off: virtual-hosted (`bucket.endpoint`).
+    pub path_style: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            kind: DEFAULT_STORAGE_KIND,
+            dir: None,
+            bucket: String::new(),
+            endpoint: None,
+            region: DEFAULT_S3_REGION.into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            path_style: true,
+        }
+    }
+}
+
+/// Resumable uploads (tus 1.0) of lesson videos.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadsConfig {
+    /// Largest file accepted, in bytes; larger ones get 413 at creation.
+    pub max_bytes: u64,
+    /// Unfinished uploads one person may have at once.
+    pub max_per_user: i64,
+    /// Seconds an unfinished upload lives after its last chunk.
+    pub expiry_seconds: u64,
+    /// Seconds between sweeps for expired uploads.
+    pub cleanup_interval_seconds: u64,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: DEFAULT_UPLOAD_MAX_BYTES,
+            max_per_user: DEFAULT_UPLOADS_PER_USER,
+            expiry_seconds: DEFAULT_UPLOAD_EXPIRY_SECONDS,
+            cleanup_interval_seconds: DEFAULT_UPLOAD_CLEANUP_SECONDS,
         }
     }
 }
@@ -465,6 +546,20 @@ impl Config {
             max: Duration::from_secs(self.jobs.retry_max_seconds).max(base),
             max_attempts: self.jobs.max_attempts.max(1),
         }
+    /// The local object storage directory (`storage.kind = "local"`).
+    pub fn objects_dir(&self) -> PathBuf {
+        self.storage
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.media.dir.join("objects"))
+    }
+
+    pub fn upload_expiry(&self) -> Duration {
+        Duration::from_secs(self.uploads.expiry_seconds.max(1))
+    }
+
+    pub fn upload_cleanup_interval(&self) -> Duration {
+        Duration::from_secs(self.uploads.cleanup_interval_seconds.max(1))
     }
 
     pub fn recordings_dir(&self) -> PathBuf {

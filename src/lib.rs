@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pipelines;
 pub mod recording;
 pub mod server;
+pub mod storage;
 pub mod transcode;
 pub mod webrtc;
 pub mod worker;

@@ -89,6 +89,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("migrations")?;
     std::fs::create_dir_all(config.recordings_dir()).context("creating media directory")?;
 
+    let storage = crate::storage::MediaStore::from_config(&config).context("media storage")?;
+    crate::library::uploads::probe::init();
+    tokio::spawn(crate::library::uploads::sweep_expired(
+        db.clone(),
+        storage.clone(),
+        config.upload_cleanup_interval(),
+    ));
+
     let node = node_name();
     let (stop_jobs, jobs_stopping) = tokio::sync::watch::channel(false);
     let jobs = config.jobs.in_process.then(|| {
@@ -183,6 +191,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         webrtc: Some(webrtc.clone()),
         ingest: gate.clone(),
+        storage,
     };
     if !config.auth.enabled {
         tracing::warn!(

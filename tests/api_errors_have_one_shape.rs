@@ -108,6 +108,7 @@ async fn app(configure: impl FnOnce(&mut Config)) -> App {
         hashing: classcast::auth::password::HashingSlots::new(2, Duration::from_secs(2)),
         webrtc: None,
         ingest: gate,
+        storage: classcast::storage::MediaStore::from_config(&config).unwrap(),
     };
     App {
         state,

@@ -140,6 +140,25 @@ pub fn can_manage_user(who: &Principal, school: Option<Uuid>, roles: &[Role]) ->
     }
 }
 
+/// Uploading lesson videos to the library: teachers, resource-center
+/// staff and administrators; not viewers, reviewers or classroom devices.
+pub fn can_upload(who: &Principal) -> bool {
+    [
+        Role::Teacher,
+        Role::ResourceStaff,
+        Role::SchoolAdmin,
+        Role::SystemAdmin,
+    ]
+    .iter()
+    .any(|r| who.has(*r))
+}
+
+/// An upload, unfinished or finished, is its uploader's alone (until a
+/// micro-lesson is made of it, which has its own rules).
+pub fn can_use_upload(who: &Principal, owner: Uuid) -> bool {
+    who.user_id == owner
+}
+
 /// Scraping /metrics: the group's operators.
 pub fn can_read_metrics(who: &Principal) -> bool {
     who.is_system_admin()
@@ -314,6 +333,24 @@ mod tests {
         assert!(!can_manage_recording(&guest, &recording));
         recording.shared_with_schools.push(main);
         assert!(can_view_recording(&colleague, &recording));
+    }
+
+    #[test]
+    fn teachers_staff_and_admins_upload_and_only_the_uploader_continues() {
+        let school = Some(Uuid::new_v4());
+        let teacher = person(school, &[Role::Teacher]);
+        assert!(can_upload(&teacher));
+        assert!(can_upload(&person(school, &[Role::ResourceStaff])));
+        assert!(can_upload(&person(school, &[Role::SchoolAdmin])));
+        assert!(can_upload(&person(None, &[Role::SystemAdmin])));
+        assert!(!can_upload(&person(school, &[Role::Viewer])));
+        assert!(!can_upload(&person(school, &[Role::Reviewer])));
+        assert!(!can_upload(&person(school, &[Role::ClassroomDevice])));
+        assert!(can_use_upload(&teacher, teacher.user_id));
+        assert!(!can_use_upload(
+            &person(None, &[Role::SystemAdmin]),
+            teacher.user_id
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod classrooms;
 pub mod interactive;
 pub mod ledger;
 pub mod lessons;
+pub mod library;
 pub mod recordings;
 pub mod schools;
 pub mod sources;

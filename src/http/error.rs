@@ -125,8 +125,27 @@ pub enum ApiError {
     /// WHEP: a well-formed offer that cannot play this lesson.
     #[error("offer cannot play: {0}")]
     Unplayable(String),
+    /// A tus request the protocol's rules refuse.
+    #[error("upload refused: {0}")]
+    Tus(crate::library::uploads::tus::TusError),
+    /// An uploaded file that is no playable media (it has been deleted).
+    #[error("not media: {0}")]
+    NotMedia(crate::library::uploads::probe::Rejection),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<crate::library::uploads::UploadError> for ApiError {
+    fn from(error: crate::library::uploads::UploadError) -> Self {
+        use crate::library::uploads::UploadError;
+        match error {
+            UploadError::Tus(e) => ApiError::Tus(e),
+            UploadError::Rejected(r) => ApiError::NotMedia(r),
+            UploadError::Catalog(e) => e.into(),
+            UploadError::Storage(e) => ApiError::Internal(e.to_string()),
+            UploadError::ClientGone(e) => ApiError::BadRequest(e),
+        }
+    }
 }
 
 impl From<CatalogError> for ApiError {
@@ -288,6 +307,36 @@ impl IntoResponse for ApiError {
                 Some(detail.clone()),
                 BTreeMap::new(),
             ),
+            ApiError::Tus(refusal) => {
+                use crate::library::uploads::tus::TusError;
+                let (status, code) = match refusal {
+                    TusError::Version => (StatusCode::PRECONDITION_FAILED, "tus_version"),
+                    TusError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+                    TusError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "too_many_uploads"),
+                    TusError::OffsetMismatch => (StatusCode::CONFLICT, "upload_offset_mismatch"),
+                    TusError::ContentType => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                    }
+                    // tus's own status for a chunk that fails its checksum.
+                    TusError::ChecksumMismatch => (
+                        StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+                        "checksum_mismatch",
+                    ),
+                    TusError::PastLength => (StatusCode::BAD_REQUEST, "upload_past_length"),
+                    TusError::Length
+                    | TusError::Metadata
+                    | TusError::Offset
+                    | TusError::Checksum => (StatusCode::BAD_REQUEST, "invalid_request"),
+                };
+                let detail = (code == "invalid_request").then(|| refusal.to_string());
+                (status, code, detail, BTreeMap::new())
+            }
+            ApiError::NotMedia(rejection) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rejection.code(),
+                None,
+                BTreeMap::new(),
+            ),
             ApiError::Internal(detail) => {
                 // Logged in full here, answered briefly: details of the
                 // database are not for the browser.
@@ -315,6 +364,15 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if matches!(
+            self,
+            ApiError::Tus(crate::library::uploads::tus::TusError::Version)
+        ) {
+            response.headers_mut().insert(
+                "tus-version",
+                axum::http::HeaderValue::from_static(crate::library::uploads::tus::VERSION),
+            );
+        }
         let retry_after = match self {
             ApiError::TooManyAttempts(seconds)
             | ApiError::Busy(seconds)

@@ -19,6 +19,7 @@ pub mod serve;
 pub mod sessions;
 pub mod sso;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 pub mod whep;
 pub mod whip;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub webrtc: Option<crate::webrtc::WebRtc>,
     /// Where WHIP publishers ask to be let in, like RTMP and SRT ones.
     pub ingest: crate::ingest::gate::Gate,
+    /// Media objects (uploads now), shared by every node.
+    pub storage: crate::storage::MediaStore,
 }
 
 #[derive(OpenApi)]
@@ -119,6 +122,11 @@ pub struct AppState {
         jobs::list_jobs,
         jobs::get_job,
         jobs::create_job,
+        uploads::create,
+        uploads::offset,
+        uploads::append,
+        uploads::terminate,
+        uploads::info,
     )
 )]
 pub struct ApiDoc;
@@ -151,6 +159,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(media)
+        // tus chunks are streamed to storage with their own limit (what
+        // the upload has left), never through the API's buffering limit.
+        .merge(uploads::router())
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(ui_or_not_found)

@@ -14,6 +14,7 @@ mod interactive;
 mod jobs;
 mod requests;
 mod rules;
+mod uploads;
 mod whep;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -173,19 +174,37 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         assert!(std::time::Instant::now() < deadline, "not live: {c}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let fixture = Fixture {
-        classroom: id.clone(),
-        source: source["id"].as_str().unwrap().to_string(),
-        recording,
-        main_school: main["id"].as_str().unwrap().to_string(),
-        user: users["viewer_main"]["id"].as_str().unwrap().to_string(),
-    };
     let mut tokens = BTreeMap::new();
     tokens.insert("system_admin", Some(root.clone()));
     tokens.insert("anonymous", None);
     for person in users.keys() {
         tokens.insert(*person, Some(api_token(&server, person).await));
     }
+    let upload = server
+        .client
+        .post(server.url("/api/uploads"))
+        .bearer_auth(tokens["teacher_main"].as_deref().unwrap())
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201);
+    let upload = upload.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let fixture = Fixture {
+        classroom: id.clone(),
+        source: source["id"].as_str().unwrap().to_string(),
+        recording,
+        main_school: main["id"].as_str().unwrap().to_string(),
+        user: users["viewer_main"]["id"].as_str().unwrap().to_string(),
+        upload,
+    };
 
     // Every route the router has, and every documented one, is in the
     // matrix or checked separately below.
@@ -532,6 +551,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     whep::check(&once, &fixture).await;
     interactive::check(&once, &fixture).await;
     jobs::check(&once).await;
+    uploads::check(&once, &fixture).await;
     let checked = once.checked.into_inner();
     for (method, path) in CHECKED_SEPARATELY {
         let elsewhere = OTHER_TESTS.iter().any(|(m, p, _)| m == method && p == path);

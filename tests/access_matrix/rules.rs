@@ -71,6 +71,8 @@ pub struct Fixture {
     pub recording: String,
     pub main_school: String,
     pub user: String,
+    /// An unfinished upload of teacher_main's.
+    pub upload: String,
 }
 
 pub struct Row {
@@ -116,6 +118,7 @@ pub fn matrix() -> Vec<Row> {
         row(M::GET, "/api/openapi.json", &[]),
         row(M::GET, "/metrics", &["system_admin"]),
         row(M::GET, "/api/sso", &[]),
+        row(M::GET, "/api/uploads/{id}/info", &["teacher_main"]),
     ];
     // Writes that change nothing when allowed (same values back), so every
     // person can try them in turn.
@@ -226,6 +229,12 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/whip/{stream_key}"),
     ("PATCH", "/whip/sessions/{session}"),
     ("DELETE", "/whip/sessions/{session}"),
+    // tus requests carry their own headers and bodies:
+    // tests/access_matrix/uploads.rs.
+    ("POST", "/api/uploads"),
+    ("HEAD", "/api/uploads/{id}"),
+    ("PATCH", "/api/uploads/{id}"),
+    ("DELETE", "/api/uploads/{id}"),
     // Interactive sessions have an order (schedule, start, end):
     // tests/access_matrix/interactive.rs.
     ("GET", "/api/interactive"),
@@ -303,6 +312,8 @@ pub fn fill(template: &str, f: &Fixture) -> String {
         &f.recording
     } else if template.starts_with("/api/users") {
         &f.user
+    } else if template.starts_with("/api/uploads") {
+        &f.upload
     } else if template.starts_with("/api/schools") {
         &f.main_school
     } else {

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod rtsp_camera;
 pub mod slow_disk;
 pub mod throwaway_postgres;
+pub mod uploads;
 pub mod webrtc_peer;
 
 // Not every test binary uses them; each compiles this module anew.

@@ -1,0 +1,174 @@
+//! Helpers for the upload tests: a teacher allowed to upload, test videos
+//! made with ffmpeg, tus-js-client (the reference client, run by node) and
+//! what the server kept (rows and objects).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use super::TestServer;
+use super::accounts::{self, PASSWORD};
+
+/// A school with a teacher; returns the teacher's API token.
+pub async fn teacher(server: &TestServer, name: &str) -> String {
+    server.create_admin("root", PASSWORD);
+    let root = accounts::api_token(server, "root", PASSWORD).await;
+    let school = accounts::school(server, &root, "实验中学", "campus").await;
+    teacher_of(server, &root, &school, name).await
+}
+
+pub async fn teacher_of(server: &TestServer, root: &str, school: &str, name: &str) -> String {
+    accounts::user(
+        server,
+        root,
+        json!({"username": name, "password": PASSWORD, "school_id": school,
+               "roles": [{"role": "teacher"}]}),
+    )
+    .await;
+    accounts::api_token(server, name, PASSWORD).await
+}
+
+/// A lesson-like MP4 (H.264 + AAC, moov first) of `seconds` at `size`.
+/// `noisy` makes every frame nearly incompressible (lossless x264 on
+/// noise, about 11 MB/s at 640x360), for files of a wanted size.
+pub fn video(path: &Path, seconds: f64, size: &str, noisy: bool) {
+    let source = if noisy {
+        format!("testsrc2=size={size}:rate=25,noise=alls=60:allf=t")
+    } else {
+        format!("testsrc2=size={size}:rate=25")
+    };
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i", &source])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(if noisy { &["-qp", "0"][..] } else { &[][..] })
+        .args(["-c:a", "aac", "-ac", "2", "-movflags", "+faststart"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs (make test installs it)");
+    assert!(status.success(), "ffmpeg made no test video");
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("web/tests/tus_upload.mjs")
+}
+
+/// tus-js-client uploading `file` (see web/tests/tus_upload.mjs for `extra`).
+pub fn tus_client(server: &TestServer, token: &str, file: &Path, extra: &[&str]) -> Child {
+    Command::new("node")
+        .arg(script())
+        .args(["--endpoint", &server.url("/api/uploads")])
+        .args(["--token", token])
+        .arg("--file")
+        .arg(file)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs (make test installs it and tus-js-client)")
+}
+
+/// Runs the client to its end; returns its events.
+pub fn tus_upload(server: &TestServer, token: &str, file: &Path, extra: &[&str]) -> Vec<Value> {
+    let child = tus_client(server, token, file, extra);
+    events(child)
+}
+
+/// Reads a client's events until it exits.
+pub fn events(mut child: Child) -> Vec<Value> {
+    let stdout = child.stdout.take().unwrap();
+    let events: Vec<Value> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str(&line).ok())
+        .collect();
+    let _ = child.wait();
+    events
+}
+
+pub fn last<'a>(events: &'a [Value], kind: &str) -> Option<&'a Value> {
+    events.iter().rev().find(|e| e["event"] == kind)
+}
+
+/// The upload's path (`/api/uploads/{id}`) from a client's events.
+pub fn upload_path(events: &[Value]) -> String {
+    let url = last(events, "created").expect("the upload was created")["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    url.find("/api/uploads/")
+        .map(|i| url[i..].to_string())
+        .unwrap()
+}
+
+/// Rows in `uploads` and in `upload_parts`.
+pub fn rows(server: &TestServer) -> (i64, i64) {
+    let count = |table: &str| {
+        accounts::psql(server, &format!("SELECT count(*) FROM {table}"))
+            .parse()
+            .unwrap()
+    };
+    (count("uploads"), count("upload_parts"))
+}
+
+/// Every file under the local object store's `uploads/`.
+pub fn objects(server: &TestServer) -> Vec<PathBuf> {
+    let root = server.media.path().join("objects/uploads");
+    let mut found = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// A tus request made by hand (reqwest), for what the client never sends.
+pub fn tus(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> reqwest::RequestBuilder {
+    server
+        .client
+        .request(method, server.url(path))
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+}
+
+/// HEAD: the upload's offset, or the status when it has none.
+pub async fn offset(server: &TestServer, path: &str, token: &str) -> Result<u64, u16> {
+    let response = tus(server, reqwest::Method::HEAD, path, token)
+        .send()
+        .await
+        .unwrap();
+    if response.status() != 200 {
+        return Err(response.status().as_u16());
+    }
+    Ok(response.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap())
+}

@@ -1,0 +1,151 @@
+//! With `[storage] kind = "s3"`, uploads go to S3-compatible object
+//! storage: here s3s-fs (a real S3 API over a directory, installed by
+//! `make test` into target/tools). A video sent in 6 MB chunks by
+//! tus-js-client (each chunk its own object, then joined) comes out as
+//! one object in the bucket, identical to the file, and probed; a refused
+//! file leaves nothing in the bucket.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::uploads::{self, last};
+use common::{ServerOptions, TestServer, free_tcp_port};
+
+const BUCKET: &str = "classcast-media";
+
+struct S3Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3s_fs() -> PathBuf {
+    std::env::var_os("CLASSCAST_S3S_FS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin/s3s-fs"),
+        PathBuf::from,
+    )
+}
+
+fn start_s3(root: &Path) -> S3Server {
+    std::fs::create_dir_all(root.join(BUCKET)).unwrap();
+    let port = free_tcp_port();
+    let child = Command::new(s3s_fs())
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--access-key",
+            "classcast",
+            "--secret-key",
+            "classcast-secret",
+        ])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("s3s-fs runs (make test installs it into target/tools)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "s3s-fs did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    S3Server { child, port }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_work_on_s3_storage() {
+    let root = tempfile::tempdir().unwrap();
+    let s3 = start_s3(root.path());
+    let server = TestServer::start(ServerOptions {
+        auth: true,
+        env: vec![
+            ("CLASSCAST_STORAGE__KIND", "s3".into()),
+            ("CLASSCAST_STORAGE__BUCKET", BUCKET.into()),
+            (
+                "CLASSCAST_STORAGE__ENDPOINT",
+                format!("http://127.0.0.1:{}", s3.port),
+            ),
+            ("CLASSCAST_STORAGE__ACCESS_KEY_ID", "classcast".into()),
+            (
+                "CLASSCAST_STORAGE__SECRET_ACCESS_KEY",
+                "classcast-secret".into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let token = uploads::teacher(&server, "teacher").await;
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("lesson.mp4");
+    uploads::video(&file, 2.0, "640x360", true);
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size > 13_000_000, "test video is {size} bytes");
+
+    let chunk = (6 * 1024 * 1024).to_string();
+    let events = uploads::tus_upload(&server, &token, &file, &["--chunk-size", &chunk]);
+    assert!(
+        last(&events, "success").is_some(),
+        "{events:?}\n{}",
+        server.logs()
+    );
+    let path = uploads::upload_path(&events);
+    let (status, info) = common::accounts::call(
+        &server,
+        reqwest::Method::GET,
+        &format!("{path}/info"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["state"], "complete");
+    assert_eq!(info["probe"]["video"]["codec"], "h264", "{info}");
+    assert_eq!(info["probe"]["size_bytes"], size);
+
+    // Nothing on the server's disk; one object in the bucket, the file.
+    assert!(uploads::objects(&server).is_empty());
+    let stored: Vec<PathBuf> = files(&root.path().join(BUCKET))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/uploads/"))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        std::fs::read(&stored[0]).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+
+    // A refused file leaves nothing in the bucket either.
+    let text = work.path().join("notes.mp4");
+    std::fs::write(&text, "not a video\n".repeat(1000)).unwrap();
+    let events = uploads::tus_upload(&server, &token, &text, &[]);
+    assert_eq!(last(&events, "error").unwrap()["status"], 422, "{events:?}");
+    let stored = files(&root.path().join(BUCKET))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/uploads/"))
+        .count();
+    assert_eq!(stored, 1);
+    assert_eq!(uploads::rows(&server), (1, 0));
+}
