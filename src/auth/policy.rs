@@ -164,6 +164,7 @@ mod tests {
                 .map(|r| super::super::RoleGrant {
                     role: *r,
                     review_level: None,
+                    subject_id: None,
                 })
                 .collect(),
         }

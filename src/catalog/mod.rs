@@ -9,6 +9,7 @@ pub mod classrooms;
 pub mod interactive;
 pub mod ledger;
 pub mod lessons;
+pub mod library;
 pub mod recordings;
 pub mod schools;
 pub mod sources;
@@ -52,6 +53,14 @@ const KNOWN_COLUMNS: &[&str] = &[
     "recording_window_seconds",
     "grace_seconds",
     "review_level",
+    "subject_id",
+    "grade_id",
+    "edition_id",
+    "knowledge_point_id",
+    "knowledge_point_ids",
+    "lesson_id",
+    "title",
+    "code",
     "url",
     "stream_key",
     "external_id",
