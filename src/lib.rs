@@ -11,6 +11,7 @@ pub mod demo;
 pub mod hls;
 pub mod http;
 pub mod ingest;
+pub mod library;
 pub mod live;
 pub mod media;
 pub mod metrics;
