@@ -128,7 +128,6 @@ pub fn index(doc: &Document) -> Indexed {
     // Each Chinese character of the title on its own, low: a one-character
     // query then ranks lessons with it in the title first.
     let title = normalise(doc.title);
-    let mut position = position;
     for c in title.chars().filter(|c| is_han(*c)) {
         let word = c.to_string();
         if !STOP_WORDS.contains(&word.as_str()) {
@@ -341,14 +340,11 @@ mod tests {
 
     #[test]
     fn quotes_cannot_break_out_of_a_lexeme() {
+        // jieba cuts punctuation off, but a lexeme is quoted whatever it holds.
+        assert_eq!(quote("it's"), "'it''s'");
+        assert_eq!(quote("a\\b"), "'a\\\\b'");
         let q = parse_query("o'clock").unwrap();
-        assert!(q.tsquery.contains("''"), "{}", q.tsquery);
-        let indexed = index(&Document {
-            title: "it's \\ here",
-            ..Default::default()
-        });
-        assert!(indexed.tsvector.contains("'it''s'") || indexed.tsvector.contains("'it'"));
-        assert!(!indexed.tsvector.contains("'\\'"));
+        assert_eq!(q.tsquery, "'o':* & 'clock':*");
     }
 
     #[test]

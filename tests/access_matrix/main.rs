@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod interactive;
+mod library;
 mod requests;
 mod rules;
 mod whep;
@@ -530,6 +531,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     .await;
     whep::check(&once, &fixture).await;
     interactive::check(&once, &fixture).await;
+    library::check(&once, &fixture.main_school).await;
     let checked = once.checked.into_inner();
     for (method, path) in CHECKED_SEPARATELY {
         let elsewhere = OTHER_TESTS.iter().any(|(m, p, _)| m == method && p == path);

@@ -515,33 +515,37 @@ pub(super) async fn points_of(
         .collect())
 }
 
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    id: i64,
+    actor_id: Option<Uuid>,
+    actor_name: String,
+    at: DateTime<Utc>,
+    level: Option<ReviewLevel>,
+    decision: String,
+    comment: String,
+}
+
 pub async fn steps(db: &PgPool, id: Uuid) -> Result<Vec<ReviewStep>, CatalogError> {
-    let rows: Vec<(
-        i64,
-        Option<Uuid>,
-        String,
-        DateTime<Utc>,
-        Option<ReviewLevel>,
-        String,
-        String,
-    )> = sqlx::query_as(
+    let rows: Vec<StepRow> = sqlx::query_as(
         "SELECT id, actor_id, actor_name, at, level, decision, comment FROM review_steps
-             WHERE lesson_id = $1 ORDER BY id",
+         WHERE lesson_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(db)
     .await?;
+    // The table's check admits only decisions `Decision::parse` knows.
     Ok(rows
         .into_iter()
-        .filter_map(|(id, actor_id, actor_name, at, level, decision, comment)| {
+        .filter_map(|r| {
             Some(ReviewStep {
-                id,
-                actor_id,
-                actor_name,
-                at,
-                level,
-                decision: Decision::parse(&decision)?,
-                comment,
+                id: r.id,
+                actor_id: r.actor_id,
+                actor_name: r.actor_name,
+                at: r.at,
+                level: r.level,
+                decision: Decision::parse(&r.decision)?,
+                comment: r.comment,
             })
         })
         .collect())
