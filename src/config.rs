@@ -546,6 +546,8 @@ impl Config {
             max: Duration::from_secs(self.jobs.retry_max_seconds).max(base),
             max_attempts: self.jobs.max_attempts.max(1),
         }
+    }
+
     /// The local object storage directory (`storage.kind = "local"`).
     pub fn objects_dir(&self) -> PathBuf {
         self.storage

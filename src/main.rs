@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
                 roles: vec![classcast::auth::RoleGrant {
                     role: classcast::auth::Role::SystemAdmin,
                     review_level: None,
+                    subject_id: None,
                 }],
             };
             classcast::catalog::accounts::users::validate_new(&user)

@@ -164,6 +164,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let playback = crate::auth::playback::PlaybackKey::new(
         crate::catalog::accounts::secrets::shared_secret(&db, "playback_key").await?,
     );
+    // The segmenter's dictionary loads in the background, not on the first search.
+    tokio::task::spawn_blocking(crate::library::search::warm);
     let renamed = crate::catalog::accounts::users::normalise_stored_usernames(&db).await?;
     if renamed > 0 {
         info!(renamed, "usernames brought to their normalised form");

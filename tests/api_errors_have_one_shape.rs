@@ -65,6 +65,7 @@ async fn app(configure: impl FnOnce(&mut Config)) -> App {
             roles: vec![RoleGrant {
                 role: Role::SystemAdmin,
                 review_level: None,
+                subject_id: None,
             }],
         },
         None,

@@ -35,12 +35,27 @@ pub enum ReviewLevel {
     ResourceCenter,
 }
 
-/// One role a user holds, with its review level for reviewers.
+/// One role a user holds, with its review level for reviewers, and for a
+/// teaching-research group (教研组) reviewer the subject the group reviews.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct RoleGrant {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_level: Option<ReviewLevel>,
+    /// Only with `review_level: teaching_group` (a `subjects` id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<Uuid>,
+}
+
+impl RoleGrant {
+    /// A role with no review level and no subject.
+    pub fn plain(role: Role) -> Self {
+        Self {
+            role,
+            review_level: None,
+            subject_id: None,
+        }
+    }
 }
 
 /// Someone signed in, with what they are.

@@ -3,7 +3,11 @@
 //! answer 403 when it says no. Keeping every rule in one file is what lets
 //! the authorization-matrix test and a reader check them.
 
+mod library;
+
 use uuid::Uuid;
+
+pub use library::*;
 
 use super::{Principal, Role};
 
@@ -199,6 +203,7 @@ mod tests {
                 .map(|r| super::super::RoleGrant {
                     role: *r,
                     review_level: None,
+                    subject_id: None,
                 })
                 .collect(),
         }

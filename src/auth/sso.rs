@@ -39,7 +39,11 @@ pub fn parse_role(text: &str) -> Option<RoleGrant> {
         None => None,
     };
     let valid = role != Role::SystemAdmin && ((role == Role::Reviewer) == review_level.is_some());
-    valid.then_some(RoleGrant { role, review_level })
+    valid.then_some(RoleGrant {
+        role,
+        review_level,
+        subject_id: None,
+    })
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -111,11 +115,13 @@ mod tests {
             vec![
                 RoleGrant {
                     role: Role::Teacher,
-                    review_level: None
+                    review_level: None,
+                    subject_id: None
                 },
                 RoleGrant {
                     role: Role::Reviewer,
-                    review_level: Some(ReviewLevel::TeachingGroup)
+                    review_level: Some(ReviewLevel::TeachingGroup),
+                    subject_id: None
                 },
             ]
         );

@@ -160,6 +160,21 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+impl From<crate::library::review::ReviewError> for ApiError {
+    fn from(error: crate::library::review::ReviewError) -> Self {
+        use crate::library::review::ReviewError;
+        match error {
+            ReviewError::WrongState(_) => ApiError::Conflict("lesson_wrong_state"),
+            ReviewError::CommentRequired => {
+                ApiError::Invalid(BTreeMap::from([("comment", "comment_required")]))
+            }
+            ReviewError::CommentTooLong => {
+                ApiError::Invalid(BTreeMap::from([("comment", "too_long")]))
+            }
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {

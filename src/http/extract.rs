@@ -116,6 +116,7 @@ impl Caller {
                 roles: vec![crate::auth::RoleGrant {
                     role: Role::SystemAdmin,
                     review_level: None,
+                    subject_id: None,
                 }],
             },
             address,

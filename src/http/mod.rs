@@ -10,6 +10,8 @@ pub mod error;
 pub mod extract;
 pub mod interactive;
 pub mod jobs;
+pub mod library;
+pub mod library_terms;
 pub mod media;
 pub mod playback;
 pub mod recordings;
@@ -127,6 +129,30 @@ pub struct AppState {
         uploads::append,
         uploads::terminate,
         uploads::info,
+        library::list_lessons,
+        library::create_lesson,
+        library::get_lesson,
+        library::update_lesson,
+        library::submit_lesson,
+        library::approve_lesson,
+        library::reject_lesson,
+        library::unpublish_lesson,
+        library::feature_lesson,
+        library::review_queue,
+        library_terms::list_subjects,
+        library_terms::create_subject,
+        library_terms::update_subject,
+        library_terms::list_grades,
+        library_terms::create_grade,
+        library_terms::update_grade,
+        library_terms::list_editions,
+        library_terms::create_edition,
+        library_terms::update_edition,
+        library_terms::knowledge_tree,
+        library_terms::create_point,
+        library_terms::update_point,
+        library_terms::delete_point,
+        library_terms::import_points,
     )
 )]
 pub struct ApiDoc;
@@ -144,6 +170,8 @@ pub fn router(state: AppState) -> Router {
         .merge(recordings::router())
         .merge(interactive::router())
         .merge(jobs::router())
+        .merge(library::router())
+        .merge(library_terms::router())
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -65,6 +65,7 @@ pub async fn setup_first_admin(
             roles: vec![RoleGrant {
                 role: Role::SystemAdmin,
                 review_level: None,
+                subject_id: None,
             }],
         },
     )

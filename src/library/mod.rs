@@ -2,10 +2,48 @@
 //! upload on. `uploads` takes files in (tus 1.0) and probes them; `jobs` is
 //! the shared PostgreSQL job queue and the worker that runs it;
 //! `vod_ladder` turns a media file into an HLS VOD ladder; `files` is the
-//! one place job inputs are read from and outputs written to. Domain code
-//! only: HTTP lives in `http`, rows in `catalog`, bytes in `storage`.
+//! one place job inputs are read from and outputs written to; `review` is
+//! the three-level review workflow (pure) and `search` the Chinese
+//! segmenter. Domain code only: HTTP lives in `http`, rows in `catalog`,
+//! who may do what in `auth::policy`, bytes in `storage`.
 
 pub mod files;
 pub mod jobs;
+pub mod review;
+pub mod search;
 pub mod uploads;
 pub mod vod_ladder;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Who sees a published lesson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Every signed-in user of the group's own schools (not partner schools).
+    Group,
+    /// The group and its partner schools: every signed-in user.
+    Partners,
+    /// The lesson's own school only.
+    School,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Group => "group",
+            Visibility::Partners => "partners",
+            Visibility::School => "school",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "group" => Visibility::Group,
+            "partners" => Visibility::Partners,
+            "school" => Visibility::School,
+            _ => return None,
+        })
+    }
+}

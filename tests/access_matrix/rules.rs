@@ -119,6 +119,13 @@ pub fn matrix() -> Vec<Row> {
         row(M::GET, "/metrics", &["system_admin"]),
         row(M::GET, "/api/sso", &[]),
         row(M::GET, "/api/uploads/{id}/info", &["teacher_main"]),
+        // The library's lists: everyone signed in (which lessons each
+        // person gets is checked in library.rs).
+        row(M::GET, "/api/library/lessons", SIGNED_IN),
+        row(M::GET, "/api/library/queue", SIGNED_IN),
+        row(M::GET, "/api/library/subjects", SIGNED_IN),
+        row(M::GET, "/api/library/grades", SIGNED_IN),
+        row(M::GET, "/api/library/editions", SIGNED_IN),
     ];
     // Writes that change nothing when allowed (same values back), so every
     // person can try them in turn.
@@ -254,6 +261,27 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/api/jobs"),
     ("GET", "/api/jobs"),
     ("GET", "/api/jobs/{id}"),
+    // The library: terms, knowledge points and a lesson's review have an
+    // order: tests/access_matrix/library.rs.
+    ("POST", "/api/library/subjects"),
+    ("PATCH", "/api/library/subjects/{id}"),
+    ("POST", "/api/library/grades"),
+    ("PATCH", "/api/library/grades/{id}"),
+    ("POST", "/api/library/editions"),
+    ("PATCH", "/api/library/editions/{id}"),
+    ("GET", "/api/library/knowledge-points"),
+    ("POST", "/api/library/knowledge-points"),
+    ("PATCH", "/api/library/knowledge-points/{id}"),
+    ("DELETE", "/api/library/knowledge-points/{id}"),
+    ("POST", "/api/library/knowledge-point-imports"),
+    ("POST", "/api/library/lessons"),
+    ("GET", "/api/library/lessons/{id}"),
+    ("PATCH", "/api/library/lessons/{id}"),
+    ("POST", "/api/library/lessons/{id}/submit"),
+    ("POST", "/api/library/lessons/{id}/approve"),
+    ("POST", "/api/library/lessons/{id}/reject"),
+    ("POST", "/api/library/lessons/{id}/unpublish"),
+    ("PUT", "/api/library/lessons/{id}/featured"),
 ];
 
 /// Routes open to everyone by design, each for its own reason.

@@ -68,6 +68,15 @@ pub fn validate_roles(roles: &[RoleGrant], v: &mut Validation) {
         "roles",
         "review_level_mismatch",
     );
+    // A subject names the teaching-research group (教研组) a reviewer sits in.
+    v.check(
+        roles.iter().all(|g| {
+            g.subject_id.is_none()
+                || g.review_level == Some(crate::auth::ReviewLevel::TeachingGroup)
+        }),
+        "roles",
+        "subject_only_for_teaching_group",
+    );
 }
 
 pub fn validate_password(password: &str, v: &mut Validation) {
@@ -81,6 +90,11 @@ pub fn validate_password(password: &str, v: &mut Validation) {
         "password",
         "too_long",
     );
+}
+
+/// One order for comparing sets of grants.
+fn grant_order(g: &RoleGrant) -> (u8, Option<u8>, Option<Uuid>) {
+    (g.role as u8, g.review_level.map(|l| l as u8), g.subject_id)
 }
 
 /// The roles of some grants, without their review levels.
@@ -135,7 +149,8 @@ const USER_COLUMNS: &str = "id, school_id, username, display_name, disabled, cre
 
 async fn roles_of(db: &PgPool, user: Uuid) -> Result<Vec<RoleGrant>, CatalogError> {
     Ok(sqlx::query_as(
-        "SELECT role, review_level FROM user_roles WHERE user_id = $1 ORDER BY role, review_level",
+        "SELECT role, review_level, subject_id FROM user_roles WHERE user_id = $1
+         ORDER BY role, review_level, subject_id",
     )
     .bind(user)
     .fetch_all(db)
@@ -237,7 +252,8 @@ pub async fn set_roles(db: &PgPool, id: Uuid, roles: &[RoleGrant]) -> Result<(),
     );
     v.finish()?;
     let before: Vec<RoleGrant> = sqlx::query_as(
-        "SELECT role, review_level FROM user_roles WHERE user_id = $1 ORDER BY role, review_level",
+        "SELECT role, review_level, subject_id FROM user_roles WHERE user_id = $1
+         ORDER BY role, review_level, subject_id",
     )
     .bind(id)
     .fetch_all(&mut *tx)
@@ -251,10 +267,10 @@ pub async fn set_roles(db: &PgPool, id: Uuid, roles: &[RoleGrant]) -> Result<(),
         .await?;
     insert_roles(&mut tx, id, roles).await?;
     let mut after = roles.to_vec();
-    after.sort_by_key(|g| (g.role as u8, g.review_level.map(|l| l as u8)));
+    after.sort_by_key(grant_order);
     after.dedup();
     let mut before_sorted = before;
-    before_sorted.sort_by_key(|g| (g.role as u8, g.review_level.map(|l| l as u8)));
+    before_sorted.sort_by_key(grant_order);
     if before_sorted != after {
         revocations::revoke(&mut tx, Subject::User(id)).await?;
     }
@@ -298,12 +314,13 @@ async fn insert_roles(
 ) -> Result<(), CatalogError> {
     for grant in roles {
         sqlx::query(
-            "INSERT INTO user_roles (user_id, role, review_level) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO user_roles (user_id, role, review_level, subject_id)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(grant.role)
         .bind(grant.review_level)
+        .bind(grant.subject_id)
         .execute(&mut **tx)
         .await?;
     }
