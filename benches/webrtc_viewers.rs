@@ -3,7 +3,8 @@
 //! DTLS, SRTP keys, RTCP), none decoding anything. It subscribes them to
 //! one stream, waits for media to settle, then over a steady window counts
 //! every viewer's packets and sequence gaps and the server's CPU
-//! (`/proc/PID/stat`), and prints one result line.
+//! (`/proc/PID/stat`) and, at the window's end, its RSS (`/proc/PID/status`),
+//! and prints one result line.
 //!
 //!     cargo bench --bench webrtc_viewers -- whep URL N PID [options]
 //!     cargo bench --bench webrtc_viewers -- janus URL MOUNTPOINT N PID [options]
@@ -12,8 +13,9 @@
 //! 127.0.0.1), `--warmup S` (5), `--window S` (15), `--light` (count RTP
 //! from its clear header instead of letting str0m unprotect it: no SRTP
 //! decryption and no receiver feedback, for when the generator itself is
-//! the bottleneck). `benches/webrtc_viewers.sh` starts classcast, Janus and
-//! the shared source and calls this for each step.
+//! the bottleneck). `benches/webrtc_viewers.sh` starts classcast, Janus,
+//! the webrtc-rs relay (benches/webrtc-rs-relay) and the shared source and
+//! calls this for each step.
 //!
 //! Loss is counted per media kind: expected packets in the window are the
 //! most any viewer saw its sequence numbers advance (all viewers get the
@@ -452,6 +454,17 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Resident set size of a process, in MiB (`VmRSS` of `/proc/PID/status`).
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// The kernel's UDP counters: (RcvbufErrors, SndbufErrors).
 fn udp_errors() -> (u64, u64) {
     let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
@@ -576,6 +589,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let before = snapshot(args.pid, &all);
     tokio::time::sleep(args.window).await;
     let after = snapshot(args.pid, &all);
+    let server_rss = rss_mib(args.pid);
     let gone = all
         .iter()
         .filter(|c| c.gone.load(Ordering::Relaxed))
@@ -609,7 +623,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let pps = (expected[VIDEO] + expected[AUDIO]) as f64 / seconds;
     println!(
         "RESULT viewers={} joined={} connected={} gone={} signalling_s={:.1} \
-         server_cpu_pct={:.1} generator_cpu_pct={:.1} loss_pct={:.3} \
+         server_cpu_pct={:.1} server_rss_mib={:.0} generator_cpu_pct={:.1} loss_pct={:.3} \
          video_loss_pct={:.3} audio_loss_pct={:.3} kbps_per_viewer={:.0} pkts_per_s={:.0} \
          udp_rcvbuf_errors={} udp_sndbuf_errors={}",
         args.viewers,
@@ -618,6 +632,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         gone,
         signalled.as_secs_f64(),
         server_cpu,
+        server_rss,
         own_cpu,
         loss,
         kind_loss(expected[VIDEO], received[VIDEO], n),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # WebRTC viewer capacity: classcast's WHEP fan-out against Janus's streaming
-# plugin, same source, same load generator (benches/webrtc_viewers.rs), same
-# run, alternating per step. See docs/benchmarks.md.
+# plugin and a webrtc-rs relay (benches/webrtc-rs-relay, a bench peer), same
+# source, same load generator (benches/webrtc_viewers.rs), same run,
+# alternating per step. See docs/benchmarks.md.
 #
 #   benches/webrtc_viewers.sh [STEP ...]    (default: 100 250 500 750 1000)
 #   (needs: cargo build --release; ffmpeg; janus, installed here if missing)
@@ -28,6 +29,9 @@ for l in sys.stdin:
     m=json.loads(l)
     if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="webrtc_viewers" and m.get("executable"): print(m["executable"])') || true
 [ -x "$generator" ] || { echo "could not build the load generator:" >&2; cargo bench --bench webrtc_viewers --no-run >&2; exit 1; }
+# The webrtc-rs relay: its own cargo project, not part of classcast.
+cargo build --release -q --manifest-path benches/webrtc-rs-relay/Cargo.toml
+relay_bin=benches/webrtc-rs-relay/target/release/webrtc-rs-relay
 ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d)
@@ -37,6 +41,7 @@ free_port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.
 ip=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'); ip=${ip:-127.0.0.1}
 http=$(free_port SOCK_STREAM); rtmp=$(free_port SOCK_STREAM); srt=$(free_port SOCK_DGRAM)
 jhttp=$(free_port SOCK_STREAM); jvideo=$(free_port SOCK_DGRAM); jaudio=$(free_port SOCK_DGRAM)
+rhttp=$(free_port SOCK_STREAM); rvideo=$(free_port SOCK_DGRAM); raudio=$(free_port SOCK_DGRAM)
 db="classcast_bench_$$"
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
 pids=()
@@ -122,6 +127,11 @@ EOF
 "${server_cpus[@]}" janus -F "$work/janus" -C "$work/janus/janus.jcfg" > "$work/janus.log" 2>&1 &
 janus=$!; pids+=("$janus")
 
+# webrtc-rs: the same RTP as Janus, one shared track per kind, WHEP, all
+# peers on one UDP port.
+"${server_cpus[@]}" "$relay_bin" "$ip" "127.0.0.1:$rhttp" "$rvideo" "$raudio" > "$work/webrtc-rs.log" 2>&1 &
+relay=$!; pids+=("$relay")
+
 api() { curl -sf -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "http://127.0.0.1:$http$2"; }
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.5; done
 room=$(api POST /api/classrooms '{"name":"viewer capacity","ladder_heights":[],"recording_enabled":false}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -129,7 +139,8 @@ key=$(api POST "/api/classrooms/$room/sources" '{"kind":"rtmp"}' | python3 -c 'i
 
 # One encode, teed: FLV (H.264 + AAC) to classcast, which makes its own Opus,
 # and RTP (the same H.264, Opus 64 kbit/s in 20 ms frames and 1200-byte
-# packets, as classcast's payloaders make) to Janus. Noise keeps the picture
+# packets, as classcast's payloaders make) to Janus and to the webrtc-rs
+# relay. Noise keeps the picture
 # from compressing below 1.5 Mbit/s.
 "${generator_cpus[@]}" ffmpeg -hide_banner -loglevel error -nostdin -re \
   -f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
@@ -138,7 +149,7 @@ key=$(api POST "/api/classrooms/$room/sources" '{"kind":"rtmp"}' | python3 -c 'i
   -b:v 1500k -maxrate 1500k -bufsize 1500k -g 60 \
   -c:a:0 aac -b:a:0 96k -c:a:1 libopus -b:a:1 64k -frame_duration 20 -application lowdelay \
   -flags +global_header \
-  -f tee "[f=flv:select=\'0,1\']rtmp://127.0.0.1:$rtmp/live/$key|[f=rtp:select=0:payload_type=96:pkt_size=1200]rtp://$ip:$jvideo|[f=rtp:select=2:payload_type=111:pkt_size=1200]rtp://$ip:$jaudio" \
+  -f tee "[f=flv:select=\'0,1\']rtmp://127.0.0.1:$rtmp/live/$key|[f=rtp:select=0:payload_type=96:pkt_size=1200]rtp://$ip:$jvideo|[f=rtp:select=2:payload_type=111:pkt_size=1200]rtp://$ip:$jaudio|[f=rtp:select=0:payload_type=96:pkt_size=1200]rtp://$ip:$rvideo|[f=rtp:select=2:payload_type=111:pkt_size=1200]rtp://$ip:$raudio" \
   > "$work/ffmpeg.log" 2>&1 &
 pids+=("$!")
 
@@ -148,6 +159,7 @@ done
 api GET "/api/classrooms/$room" | grep -q '"state":"live"' || { echo "classroom never went live"; tail -20 "$work/classcast.log" "$work/ffmpeg.log"; exit 1; }
 curl -sf -X POST -d '{"janus":"info","transaction":"x"}' "http://127.0.0.1:$jhttp/janus" >/dev/null \
   || { echo "Janus is not answering"; tail -20 "$work/janus.log"; exit 1; }
+kill -0 "$relay" 2>/dev/null || { echo "the webrtc-rs relay exited"; tail -20 "$work/webrtc-rs.log"; exit 1; }
 sleep 3
 
 results="$work/results"
@@ -157,6 +169,9 @@ measure() { # NAME PID N ARGS...
   line=$("${generator_cpus[@]}" "$generator" "$@" "$n" "$pid" --bind "$ip" --warmup "$warmup" --window "$window" "${light[@]}" \
     2> "$work/gen-$name-$n.log" | grep '^RESULT' || true)
   [ -n "$line" ] || { line="RESULT viewers=$n failed=1"; tail -3 "$work/gen-$name-$n.log" >&2; }
+  # The server's memory 2 s after every viewer of the step hung up.
+  sleep 2
+  line="$line rss_after_mib=$(awk '/^VmRSS:/ {printf "%.0f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo 0)"
   echo "$name $line" | tee -a "$results"
   if ! kill -0 "$pid" 2>/dev/null; then
     local status=0; wait "$pid" || status=$?
@@ -167,10 +182,13 @@ echo "source: 640x360 30 fps H.264 constrained baseline 1.5 Mbit/s + Opus; gener
 # Idle cost (the source flowing, nobody watching), then the steps alternating.
 measure classcast "$classcast" 0 whep "http://127.0.0.1:$http/whep/$room?rendition=source"
 measure janus "$janus" 0 janus "http://127.0.0.1:$jhttp/janus" 1
+measure webrtc-rs "$relay" 0 whep "http://127.0.0.1:$rhttp/whep"
 for n in "${steps[@]}"; do
   measure classcast "$classcast" "$n" whep "http://127.0.0.1:$http/whep/$room?rendition=source"
   sleep 2
   measure janus "$janus" "$n" janus "http://127.0.0.1:$jhttp/janus" 1
+  sleep 2
+  measure webrtc-rs "$relay" "$n" whep "http://127.0.0.1:$rhttp/whep"
   sleep 2
 done
 
@@ -182,19 +200,20 @@ for line in open(sys.argv[1]):
     kv = dict(f.split('=', 1) for f in fields)
     rows.setdefault(name, []).append(kv)
 idle = {name: float(r[0].get('server_cpu_pct', 0)) for name, r in rows.items()}
-print('\n| server | viewers | connected | server CPU % | CPU %/viewer (over idle) | loss % | kbit/s per viewer | generator CPU % |')
-print('|---|---|---|---|---|---|---|---|')
+print('\n| server | viewers | connected | server CPU % | CPU %/viewer (over idle) | loss % | kbit/s per viewer | generator CPU % | server RSS MiB (window / after hangup) |')
+print('|---|---|---|---|---|---|---|---|---|')
 best = {}
 for name, rs in rows.items():
-    print(f'| {name} idle | 0 | | {idle[name]:.1f} | | | | |')
+    mem = lambda r: f"{r.get('server_rss_mib', '?')} / {r.get('rss_after_mib', '?')}"
+    print(f'| {name} idle | 0 | | {idle[name]:.1f} | | | | | {mem(rs[0])} |')
     for r in rs[1:]:
         n = int(r['viewers'])
         if 'failed' in r:
-            print(f'| {name} | {n} | failed | | | | | |'); continue
+            print(f'| {name} | {n} | failed | | | | | | {mem(r)} |'); continue
         cpu = float(r['server_cpu_pct']); loss = float(r['loss_pct'])
         per = (cpu - idle[name]) / n
         if loss < 1.0 and int(r['connected']) == n: best[name] = max(best.get(name, 0), n)
-        print(f"| {name} | {n} | {r['connected']} | {cpu:.1f} | {per:.3f} | {loss:.2f} | {r['kbps_per_viewer']} | {r['generator_cpu_pct']} |")
+        print(f"| {name} | {n} | {r['connected']} | {cpu:.1f} | {per:.3f} | {loss:.2f} | {r['kbps_per_viewer']} | {r['generator_cpu_pct']} | {mem(r)} |")
 print()
 for name in rows:
     print(f'largest N with every viewer connected and < 1% loss, {name}: {best.get(name, 0)}')
