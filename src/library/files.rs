@@ -75,9 +75,18 @@ impl LocalFiles {
         Ok(path)
     }
 
-    /// A fresh, empty staging directory for `job`'s output under `key`
-    /// (what an earlier, interrupted attempt left there is removed).
-    pub fn stage_output(&self, key: &str, job: Uuid) -> Result<StagedOutput, FilesError> {
+    /// A fresh, empty staging directory for `attempt` of `job`'s output
+    /// under `key`. Each attempt has its own: a worker that lost its lease
+    /// (cut off from the database) may still be writing into its own while
+    /// the next attempt runs, and must not mix files into the new one. What
+    /// earlier attempts left is removed; the one still writing then fails
+    /// on its own.
+    pub fn stage_output(
+        &self,
+        key: &str,
+        job: Uuid,
+        attempt: i32,
+    ) -> Result<StagedOutput, FilesError> {
         if !valid_key(key) {
             return Err(FilesError::BadKey(key.into()));
         }
@@ -96,14 +105,18 @@ impl LocalFiles {
             return Err(FilesError::Outside(key.into()));
         }
         let name = name.to_string_lossy();
-        let staging = parent.join(format!(".{name}.partial-{job}"));
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        let prefix = format!(".{name}.partial-{job}-");
+        for entry in std::fs::read_dir(&parent).map_err(io(&parent))?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(io(&path))?;
+            }
         }
+        let staging = parent.join(format!("{prefix}{attempt}"));
         std::fs::create_dir(&staging).map_err(io(&staging))?;
         Ok(StagedOutput {
             dir: staging,
-            replaced: parent.join(format!(".{name}.replaced-{job}")),
+            replaced: parent.join(format!(".{name}.replaced-{job}-{attempt}")),
             target: parent.join(&*name),
         })
     }
@@ -194,15 +207,18 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let files = LocalFiles::new(root.path());
         let job = Uuid::new_v4();
-        let first = files.stage_output("lessons/a", job).unwrap();
+        let first = files.stage_output("lessons/a", job, 1).unwrap();
         std::fs::write(first.dir.join("half"), b"x").unwrap();
-        // Killed here: the next attempt starts from an empty staging directory.
-        let second = files.stage_output("lessons/a", job).unwrap();
+        // Killed here: the next attempt starts from an empty staging
+        // directory of its own, and the first one's is gone.
+        let second = files.stage_output("lessons/a", job, 2).unwrap();
         assert_eq!(std::fs::read_dir(&second.dir).unwrap().count(), 0);
+        assert_ne!(first.dir, second.dir);
+        assert!(!first.dir.exists());
         assert!(!root.path().join("lessons/a").exists());
         std::fs::write(second.dir.join("master.m3u8"), b"1").unwrap();
         second.publish().unwrap();
-        let third = files.stage_output("lessons/a", job).unwrap();
+        let third = files.stage_output("lessons/a", job, 3).unwrap();
         std::fs::write(third.dir.join("master.m3u8"), b"2").unwrap();
         third.publish().unwrap();
         let names: Vec<_> = std::fs::read_dir(root.path().join("lessons"))

@@ -173,7 +173,7 @@ impl Work for VodLadder {
         let probed = transcode::probe(&input)?;
         let output = self
             .files
-            .stage_output(&payload.output_dir, job.job_id)
+            .stage_output(&payload.output_dir, job.job_id, job.attempt)
             .map_err(files_error)?;
         let made = transcode::run(&input, &probed, &output.dir, &self.preset, job)?;
         job.report(100.0, "publishing");
