@@ -30,6 +30,9 @@ const PART_BYTES: usize = 8 * 1024 * 1024;
 /// parts in memory, whatever the object's size.
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// The largest object S3 copies in one request (CopyObject).
+const S3_SINGLE_COPY_MAX: u64 = 5 * 1024 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("object not found: {0}")]
@@ -149,11 +152,16 @@ impl MediaStore {
     pub async fn concatenate(&self, parts: &[String], key: &str) -> Result<u64, StorageError> {
         if let [only] = parts {
             // One part (the usual case: a client sending the file in one
-            // request) becomes the whole object without a copy locally.
-            self.store
-                .rename(&Key::from(only.as_str()), &Key::from(key))
-                .await?;
-            return Ok(self.store.head(&Key::from(key)).await?.size);
+            // request) becomes the whole object by a rename: a local one,
+            // or S3's server-side copy, which takes at most 5 GiB in one
+            // request; a larger part is streamed like several.
+            let only = Key::from(only.as_str());
+            let renamable = self.local_root.is_some()
+                || self.store.head(&only).await?.size <= S3_SINGLE_COPY_MAX;
+            if renamable {
+                self.store.rename(&only, &Key::from(key)).await?;
+                return Ok(self.store.head(&Key::from(key)).await?.size);
+            }
         }
         let store = self.store.clone();
         let owned: Vec<Key> = parts.iter().map(|p| Key::from(p.as_str())).collect();
