@@ -16,7 +16,12 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         .context("migrations")?;
     let settings = RunnerSettings::from_config(&config, &crate::server::node_name());
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let jobs = tokio::spawn(runner::run(db, settings, runner::kinds(&config), stopping));
+    let jobs = tokio::spawn(runner::run(
+        db,
+        settings,
+        crate::library::job_kinds(&config),
+        stopping,
+    ));
     crate::server::shutdown_signal().await;
     info!("stopping: handing back running jobs");
     let _ = stop.send(true);

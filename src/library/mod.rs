@@ -47,3 +47,9 @@ impl Visibility {
         })
     }
 }
+
+/// Every kind of job this build can run. Here, above both, so the runner
+/// knows no job and the jobs know only the runner.
+pub fn job_kinds(config: &crate::config::Config) -> Vec<std::sync::Arc<dyn jobs::runner::Work>> {
+    vec![std::sync::Arc::new(vod_ladder::VodLadder::new(config))]
+}

@@ -258,9 +258,3 @@ async fn attempt(
         Err(e) => warn!(job = %lease.job_id, "cannot record the job's end: {e}"),
     }
 }
-
-/// Every kind of job this build can run.
-pub fn kinds(config: &crate::config::Config) -> Vec<Arc<dyn Work>> {
-    let ladder: Arc<dyn Work> = Arc::new(crate::library::vod_ladder::VodLadder::new(config));
-    vec![ladder]
-}
