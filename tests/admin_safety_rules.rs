@@ -1,16 +1,21 @@
 //! The group can never be left without an administrator, nobody locks
 //! themselves out, a password reset leaves the old holder nothing (API
-//! tokens included), and a school admin always has a school.
+//! tokens included), and a school admin always has a school. Every API
+//! answer (the 409s and 422s included) is checked against the OpenAPI
+//! document.
 
 mod common;
 
-use common::accounts::{PASSWORD, api_token, call, code, school, user};
+use common::accounts::{PASSWORD, api_token, code, school, user};
+use common::openapi::Spec;
 use common::{ServerOptions, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn me(server: &TestServer, bearer: &str) -> String {
-    let (_, session) = call(server, Method::GET, "/api/session", Some(bearer), None).await;
+async fn me(server: &TestServer, spec: &Spec, bearer: &str) -> String {
+    let (_, session) = spec
+        .call(server, Method::GET, "/api/session", Some(bearer), None)
+        .await;
     session["user"]["user_id"].as_str().unwrap().to_string()
 }
 
@@ -22,12 +27,13 @@ async fn the_last_admin_stays_and_nobody_locks_themselves_out() {
     })
     .await;
     server.create_admin("root", PASSWORD);
+    let spec = Spec::fetch(&server).await;
     let root = api_token(&server, "root", PASSWORD).await;
-    let root_id = me(&server, &root).await;
+    let root_id = me(&server, &spec, &root).await;
     let patch = |bearer: String, id: String, body: Value| {
-        let server = &server;
+        let (server, spec) = (&server, &spec);
         async move {
-            call(
+            spec.call(
                 server,
                 Method::PATCH,
                 &format!("/api/users/{id}"),
@@ -59,14 +65,15 @@ async fn the_last_admin_stays_and_nobody_locks_themselves_out() {
             .contains("系统管理员"),
         "a message in Chinese by default: {body}"
     );
-    let (status, body) = call(
-        &server,
-        Method::DELETE,
-        &format!("/api/users/{root_id}"),
-        Some(&root),
-        None,
-    )
-    .await;
+    let (status, body) = spec
+        .call(
+            &server,
+            Method::DELETE,
+            &format!("/api/users/{root_id}"),
+            Some(&root),
+            None,
+        )
+        .await;
     assert_eq!((status, code(&body)), (409, "cannot_delete_self"), "{body}");
 
     // With a second admin, one may demote the other; then the second is
@@ -93,21 +100,24 @@ async fn the_last_admin_stays_and_nobody_locks_themselves_out() {
     )
     .await;
     assert_eq!((status, code(&body)), (409, "last_system_admin"), "{body}");
-    let (status, body) = call(
-        &server,
-        Method::DELETE,
-        &format!("/api/users/{second_id}"),
-        Some(&root2),
-        None,
-    )
-    .await;
+    let (status, body) = spec
+        .call(
+            &server,
+            Method::DELETE,
+            &format!("/api/users/{second_id}"),
+            Some(&root2),
+            None,
+        )
+        .await;
     assert_eq!((status, code(&body)), (409, "cannot_delete_self"), "{body}");
-    let (_, session) = call(&server, Method::GET, "/api/session", Some(&root2), None).await;
+    let (_, session) = spec
+        .call(&server, Method::GET, "/api/session", Some(&root2), None)
+        .await;
     assert_eq!(session["user"]["roles"], json!([{"role": "system_admin"}]));
 
     // A school admin always has a school: not made without one, and a
     // school-less user is not made one.
-    let (status, body) = call(
+    let (status, body) = spec.call(
         &server,
         Method::POST,
         "/api/users",
@@ -125,6 +135,7 @@ async fn the_last_admin_stays_and_nobody_locks_themselves_out() {
     .await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["fields"]["roles"].is_string(), "{body}");
+    spec.assert_all_matched();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -135,6 +146,7 @@ async fn a_password_reset_ends_sessions_and_api_tokens() {
     })
     .await;
     server.create_admin("root", PASSWORD);
+    let spec = Spec::fetch(&server).await;
     let root = api_token(&server, "root", PASSWORD).await;
     let main = school(&server, &root, "一中", "campus").await;
     let teacher = user(
@@ -147,15 +159,17 @@ async fn a_password_reset_ends_sessions_and_api_tokens() {
     let bearer = api_token(&server, "zhou", PASSWORD).await;
     let (cookie, _) = server.sign_in("zhou", PASSWORD).await;
     let works = |auth: (&'static str, String)| {
-        let server = &server;
+        let (server, spec) = (&server, &spec);
         async move {
-            server
+            let response = server
                 .client
                 .get(server.url("/api/session"))
                 .header(auth.0, auth.1)
                 .send()
                 .await
-                .unwrap()
+                .unwrap();
+            spec.checked("GET", "/api/session", response)
+                .await
                 .status()
                 .as_u16()
         }
@@ -164,14 +178,15 @@ async fn a_password_reset_ends_sessions_and_api_tokens() {
         works(("authorization", format!("Bearer {bearer}"))).await,
         200
     );
-    let (status, _) = call(
-        &server,
-        Method::PATCH,
-        &format!("/api/users/{}", teacher["id"].as_str().unwrap()),
-        Some(&root),
-        Some(json!({"password": "a brand new passphrase"})),
-    )
-    .await;
+    let (status, _) = spec
+        .call(
+            &server,
+            Method::PATCH,
+            &format!("/api/users/{}", teacher["id"].as_str().unwrap()),
+            Some(&root),
+            Some(json!({"password": "a brand new passphrase"})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(works(("cookie", cookie)).await, 401, "sessions end");
     assert_eq!(
@@ -180,4 +195,5 @@ async fn a_password_reset_ends_sessions_and_api_tokens() {
         "API tokens end too"
     );
     server.sign_in("zhou", "a brand new passphrase").await;
+    spec.assert_all_matched();
 }

@@ -33,17 +33,48 @@ async fn the_setup_code_makes_one_admin_and_then_stops_working() {
         .trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_')
         .to_string();
 
-    let admin = json!({"code": "wrong", "username": "信息中心", "password": "a long passphrase"});
-    let (status, _) = server.post_json("/api/setup", admin).await;
-    assert_eq!(status, 403, "a wrong code");
+    // A mistyped code and a used link are told apart: only the second
+    // sends the person to sign in.
+    let wrong = json!({"code": "wrong", "username": "信息中心", "password": "a long passphrase"});
+    let (status, body) = server.post_json("/api/setup", wrong.clone()).await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (403, "setup_code_wrong"),
+        "{body}"
+    );
     let admin = json!({"code": code, "username": "信息中心", "password": "a long passphrase"});
     let (status, user) = server.post_json("/api/setup", admin.clone()).await;
     assert_eq!(status, 201, "{user}");
     assert_eq!(user["roles"][0]["role"], "system_admin");
-    let (status, _) = server.post_json("/api/setup", admin).await;
-    assert_eq!(status, 403, "the code works once");
+    let (status, body) = server.post_json("/api/setup", admin).await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (409, "setup_done"),
+        "the code works once: {body}"
+    );
+    let (status, body) = server.post_json("/api/setup", wrong).await;
+    assert_eq!((status, code_of(&body)), (409, "setup_done"), "{body}");
     let (cookie, csrf) = server.sign_in("信息中心", "a long passphrase").await;
     assert!(cookie.starts_with("classcast_session=") && !csrf.is_empty());
+
+    // The log says who made the first admin, from where: the new admin.
+    let entries: serde_json::Value = server
+        .client
+        .get(server.url("/api/audit?action=first_admin_created"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["target_kind"], "user");
+    assert_eq!(entries[0]["target_id"], user["id"]);
+    assert_eq!(entries[0]["target_name"], "信息中心");
+    assert_eq!(entries[0]["actor_name"], "信息中心");
+    assert_eq!(entries[0]["address"], "127.0.0.1");
 
     // A session left open is not enough to change one's own password.
     let me = user["id"].as_str().unwrap();
@@ -73,4 +104,8 @@ async fn the_setup_code_makes_one_admin_and_then_stops_working() {
             .status();
     assert_eq!(status, 200);
     server.sign_in("信息中心", "a new passphrase").await;
+}
+
+fn code_of(body: &serde_json::Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
 }

@@ -27,6 +27,13 @@ pub enum CatalogError {
     /// A unique constraint said no (e.g. two classrooms with one name in a school).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A value someone else already has (a school's name, a username): a
+    /// conflict the person fixes in that one field, so it names the field.
+    #[error("{field} taken: {code}")]
+    Taken {
+        field: &'static str,
+        code: &'static str,
+    },
     /// PostgreSQL cannot be reached or is restarting: worth a retry soon.
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
@@ -97,6 +104,14 @@ impl From<sqlx::Error> for CatalogError {
                     // Connection exceptions, and a server shutting down or starting up.
                     c if c.starts_with("08") => CatalogError::Unavailable(error),
                     "57P01" | "57P02" | "57P03" | "53300" => CatalogError::Unavailable(error),
+                    // A classroom's name is unique in its school: the person
+                    // fixes that one field.
+                    "23505" if db.constraint() == Some("classrooms_school_id_name_key") => {
+                        CatalogError::Taken {
+                            field: "name",
+                            code: "classroom_name_taken",
+                        }
+                    }
                     "23505" => CatalogError::Conflict("already_exists"),
                     // An insert or update naming a row that does not exist.
                     // (Deletes that a RESTRICT key refuses map it with

@@ -91,8 +91,18 @@ async fn known_time_zone(db: &PgPool, zone: &str) -> Result<bool, CatalogError> 
 fn refusal(error: sqlx::Error) -> CatalogError {
     if let sqlx::Error::Database(db) = &error {
         match db.constraint() {
-            Some("schools_name_per_parent") => return CatalogError::Conflict("name_taken"),
-            Some("schools_external_id_key") => return CatalogError::Conflict("external_id_taken"),
+            Some("schools_name_per_parent") => {
+                return CatalogError::Taken {
+                    field: "name",
+                    code: "name_taken",
+                };
+            }
+            Some("schools_external_id_key") => {
+                return CatalogError::Taken {
+                    field: "external_id",
+                    code: "external_id_taken",
+                };
+            }
             Some("schools_parent_id_fkey") => {
                 let mut v = Validation::default();
                 v.check(false, "parent_id", "unknown_parent");
@@ -113,11 +123,15 @@ async fn validate(
     let mut validation = Validation::default();
     validation.name(name, super::MAX_NAME_CHARS, "name");
     validation.text(external_id, MAX_EXTERNAL_ID_CHARS, "external_id");
-    validation.check(
-        known_time_zone(db, time_zone).await?,
-        "time_zone",
-        "invalid_time_zone",
-    );
+    // A NUL cannot even be sent to PostgreSQL: only plain text is looked up.
+    validation.text(Some(time_zone), super::MAX_SHORT_TEXT_CHARS, "time_zone");
+    if super::valid_text(time_zone, super::MAX_SHORT_TEXT_CHARS) {
+        validation.check(
+            known_time_zone(db, time_zone).await?,
+            "time_zone",
+            "invalid_time_zone",
+        );
+    }
     validation.finish()
 }
 

@@ -63,7 +63,8 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people, in the caller's language.
     pub message: String,
-    /// Field name → what is wrong with it, for `invalid_input`.
+    /// Field name → what is wrong with it: for `invalid_input`, and for
+    /// conflicts in one field (`name_taken`, `username_taken`, …).
     pub fields: BTreeMap<String, String>,
 }
 
@@ -82,12 +83,23 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A conflict in one field (a name already used): 409 with `fields`
+    /// naming it, so a form can show the reason next to it.
+    #[error("{field} taken: {code}")]
+    Taken {
+        field: &'static str,
+        code: &'static str,
+    },
     /// No valid session or token: sign in.
     #[error("unauthorized")]
     Unauthorized,
     /// Signed in, but not allowed this.
     #[error("forbidden")]
     Forbidden,
+    /// Not allowed, for a reason the caller is told by its own code (a
+    /// mistyped setup code is not "no permission").
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// A cookie-authenticated write without the session's CSRF token.
     #[error("CSRF token missing or wrong")]
     CsrfFailed,
@@ -154,6 +166,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound => ApiError::NotFound,
             CatalogError::Invalid(fields) => ApiError::Invalid(fields),
             CatalogError::Conflict(code) => ApiError::Conflict(code),
+            CatalogError::Taken { field, code } => ApiError::Taken { field, code },
             CatalogError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
             CatalogError::Database(e) => ApiError::Internal(e.to_string()),
         }
@@ -230,6 +243,12 @@ impl IntoResponse for ApiError {
                 BTreeMap::new(),
             ),
             ApiError::Conflict(code) => (StatusCode::CONFLICT, *code, None, BTreeMap::new()),
+            ApiError::Taken { field, code } => (
+                StatusCode::CONFLICT,
+                *code,
+                None,
+                BTreeMap::from([(*field, lang.message(&format!("field.{code}")))]),
+            ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -237,6 +256,7 @@ impl IntoResponse for ApiError {
                 BTreeMap::new(),
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", None, BTreeMap::new()),
+            ApiError::Refused(code) => (StatusCode::FORBIDDEN, *code, None, BTreeMap::new()),
             ApiError::CsrfFailed => (StatusCode::FORBIDDEN, "csrf_failed", None, BTreeMap::new()),
             ApiError::BadCredentials => (
                 StatusCode::UNAUTHORIZED,

@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use super::extract::Caller;
 use crate::auth::policy;
+use crate::catalog::accounts::users;
 use crate::catalog::lessons::{self, LiveSession};
 use crate::catalog::recordings::{
     self, RecordingFilter, RecordingGap, RecordingListItem, RecordingStatus,
@@ -246,10 +247,14 @@ async fn recording_playback(
     ))
 }
 
+/// Exactly one of the three.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Share {
-    /// One person…
+    /// One person, by id…
     pub user_id: Option<Uuid>,
+    /// …or by username, for those who may not list users (a teacher
+    /// sharing with a colleague); an unknown name is a 422 on this field…
+    pub username: Option<String>,
     /// …or everyone at a school (听评课 with a partner school).
     pub school_id: Option<Uuid>,
 }
@@ -269,16 +274,36 @@ async fn share_recording(
     Json(share): Json<Share>,
 ) -> Result<StatusCode, ApiError> {
     let facts = recordings::facts(&state.db, id).await?;
+    // Only those who may share learn whether a username exists.
     caller.require(policy::can_manage_recording(&caller.principal, &facts))?;
+    let user_id = match (share.user_id, share.username.as_deref()) {
+        (Some(_), Some(_)) => return Err(invalid("username", "share_one_target")),
+        (Some(user), None) => Some(user),
+        // A name no account can have (a NUL, which PostgreSQL cannot even
+        // take, or 100k characters) is refused without a lookup.
+        (None, Some(name)) if !users::valid_username(&users::normalise_username(name)) => {
+            return Err(invalid("username", "invalid_username"));
+        }
+        (None, Some(name)) => Some(
+            users::id_by_username(&state.db, name)
+                .await?
+                .ok_or_else(|| invalid("username", "unknown_user"))?,
+        ),
+        (None, None) => None,
+    };
     let by = (!caller.principal.user_id.is_nil()).then_some(caller.principal.user_id);
-    recordings::share(&state.db, id, share.user_id, share.school_id, by).await?;
+    recordings::share(&state.db, id, user_id, share.school_id, by).await?;
     caller
         .audit(
             &state,
             "recording_shared",
             Some(("recording", id.to_string())),
-            serde_json::json!({"user_id": share.user_id, "school_id": share.school_id}),
+            serde_json::json!({"user_id": user_id, "school_id": share.school_id}),
         )
         .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn invalid(field: &'static str, code: &'static str) -> ApiError {
+    ApiError::Invalid(std::collections::BTreeMap::from([(field, code)]))
 }

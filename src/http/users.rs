@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
-use super::extract::{Caller, same_secret};
+use super::extract::{Caller, ClientAddress, same_secret};
 use super::sessions::{checked_password, hash_error, limits};
 use crate::auth::{Role, RoleGrant, policy};
 use crate::catalog::accounts::secrets;
@@ -41,19 +41,24 @@ pub struct Setup {
 }
 
 /// Creates the first system admin with the one-time setup code. Refused as
-/// soon as any user exists, so no default password ever does.
+/// soon as any user exists, so no default password ever does: 409
+/// `setup_done` (the link was used: sign in), told apart from 403
+/// `setup_code_wrong` (a code mistyped or cut short: open the printed link).
 #[utoipa::path(post, path = "/api/setup", tag = "accounts", request_body = Setup,
     responses((status = 201, body = User), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn setup_first_admin(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Json(body): Json<Setup>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let expected = setup_code(&state).await?.ok_or(ApiError::Forbidden)?;
+    let expected = setup_code(&state)
+        .await?
+        .ok_or(ApiError::Conflict("setup_done"))?;
     if !same_secret(body.code.as_bytes(), expected.as_bytes()) {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::Refused("setup_code_wrong"));
     }
     let user = create_account(
         &state,
@@ -70,6 +75,26 @@ pub async fn setup_first_admin(
         },
     )
     .await?;
+    // Nobody was signed in: the entry is the new admin's own (whoever held
+    // the printed code), from the address the link was opened at.
+    let admin = Caller {
+        principal: crate::auth::Principal {
+            user_id: user.id,
+            username: user.username.clone(),
+            school_id: user.school_id,
+            roles: user.roles.clone(),
+        },
+        address,
+        session: None,
+    };
+    admin
+        .audit(
+            &state,
+            "first_admin_created",
+            Some(("user", user.id.to_string())),
+            serde_json::json!({"username": user.username}),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(user)))
 }
 

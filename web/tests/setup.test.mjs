@@ -130,6 +130,16 @@ async function onboard(page, { phone, suffix }) {
   ffmpeg.kill('SIGINT');
 }
 
+test('a mistyped setup code says so, not that the link was used', { timeout: 60_000 }, async (t) => {
+  const page = await openPage(browser, t, `/#/setup?code=${CODE.slice(0, -2)}`);
+  await page.getByLabel('用户名').fill(ADMIN);
+  await page.getByLabel('密码').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: '创建并登录' }).click();
+  await page.getByRole('alert').filter({ hasText: '设置码不正确' }).waitFor();
+  assert.equal(await page.getByText('已经用过').count(), 0);
+  assert.equal(await page.getByRole('link', { name: '去登录' }).count(), 0);
+});
+
 test('from the printed setup link to a classroom on air, with nothing but the UI', { timeout: 240_000 }, async (t) => {
   const page = await openPage(browser, t, `/#/setup?code=${CODE}`, { permissions: ['clipboard-read', 'clipboard-write'] });
   await page.getByLabel('用户名').fill(ADMIN);
@@ -158,7 +168,8 @@ test('the setup link works once: used again, it says so and points to sign-in', 
   await again.getByLabel('用户名').fill('someone.else');
   await again.getByLabel('密码').fill('another long passphrase');
   await again.getByRole('button', { name: '创建并登录' }).click();
-  await again.getByRole('alert').filter({ hasText: '没有权限' }).filter({ hasText: '该设置链接已经用过' }).waitFor();
+  await again.getByRole('alert').filter({ hasText: '该设置链接已经用过' }).waitFor();
+  assert.equal(await again.getByText('设置码不正确').count(), 0);
   assert.match(again.url(), /#\/setup/);
   await again.getByRole('link', { name: '去登录' }).click();
   await again.waitForURL(/#\/login/);

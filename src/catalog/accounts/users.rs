@@ -192,10 +192,34 @@ pub async fn create(
     .bind(user.display_name.trim())
     .bind(password_hash)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(username_refusal)?;
     insert_roles(&mut tx, id, &user.roles).await?;
     tx.commit().await?;
     get(db, id).await
+}
+
+/// A username someone already has, as a conflict in that field.
+fn username_refusal(error: sqlx::Error) -> CatalogError {
+    match &error {
+        sqlx::Error::Database(db) if db.constraint() == Some("users_username_exact") => {
+            CatalogError::Taken {
+                field: "username",
+                code: "username_taken",
+            }
+        }
+        _ => error.into(),
+    }
+}
+
+/// The account with this username (in any case or width: it is normalised).
+pub async fn id_by_username(db: &PgPool, username: &str) -> Result<Option<Uuid>, CatalogError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(normalise_username(username))
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 pub async fn get(db: &PgPool, id: Uuid) -> Result<User, CatalogError> {
