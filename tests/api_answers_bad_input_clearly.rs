@@ -114,6 +114,9 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         )
         .await;
     assert_eq!(status, 409, "{body}");
+    // ...which the form shows next to the name.
+    assert_eq!(body["error"]["code"], "classroom_name_taken", "{body}");
+    assert!(body["error"]["fields"]["name"].is_string(), "{body}");
     spec.check("POST", "/api/classrooms", status, &body);
 
     // Nothing extra was created by the bad requests.

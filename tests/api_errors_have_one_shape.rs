@@ -311,6 +311,50 @@ async fn constraint_failures_name_their_column() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_taken_name_or_code_is_a_conflict_on_its_field() {
+    let app = app(|_| {}).await;
+    let s = &app.state;
+    let (status, school) = send(
+        s,
+        post(
+            "/api/schools",
+            json!({"name": "一中", "external_id": "S001"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{school}");
+    // Each conflict names the one field to change, as a 422 would.
+    for (path, body, code, field, words) in [
+        (
+            "/api/schools",
+            json!({"name": "一中"}),
+            "name_taken",
+            "name",
+            "Another school under the same parent has this name",
+        ),
+        (
+            "/api/schools",
+            json!({"name": "二中", "external_id": "S001"}),
+            "external_id_taken",
+            "external_id",
+            "Another school already has this code",
+        ),
+        (
+            "/api/users",
+            json!({"username": "ROOT", "school_id": school["id"], "roles": [{"role": "viewer"}]}),
+            "username_taken",
+            "username",
+            "This username is taken: choose another",
+        ),
+    ] {
+        let (status, reply) = send(s, post(path, body)).await;
+        let fields = error_shape(status, &reply, StatusCode::CONFLICT, code);
+        assert_eq!(fields[field], words, "{path}: {reply}");
+        assert_eq!(fields.as_object().unwrap().len(), 1, "{reply}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_identity_platform_failing_is_a_bad_gateway() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();

@@ -4,12 +4,14 @@
 //! oldest idle connection makes room), oversized bodies get 413, every
 //! response carries security headers and the UI a Content Security Policy,
 //! players on other sites get their CORS preflight, and unknown media
-//! paths are JSON 404s rather than the UI's page.
+//! paths are JSON 404s rather than the UI's page. Every API answer here
+//! is also checked against the OpenAPI document.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::openapi::Spec;
 use common::{ServerOptions, TestServer};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,6 +69,7 @@ async fn trickled_headers_are_cut_off_while_real_clients_are_served() {
         ..Default::default()
     })
     .await;
+    let spec = Spec::fetch(&server).await;
     let baseline = open_fds(&server);
     let addr = format!("127.0.0.1:{}", server.http);
     // 1,000 clients start a request and trickle a header line every 500 ms:
@@ -116,7 +119,9 @@ async fn trickled_headers_are_cut_off_while_real_clients_are_served() {
     );
     // Meanwhile a real client is answered at once.
     let t = Instant::now();
-    let response = server.get("/api/sso").await;
+    let response = spec
+        .checked("GET", "/api/sso", server.get("/api/sso").await)
+        .await;
     assert_eq!(response.status(), 200);
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 
@@ -147,6 +152,17 @@ async fn trickled_headers_are_cut_off_while_real_clients_are_served() {
     let took = until_closed(stream, Duration::from_secs(10)).await;
     let took = took.expect("idle keep-alive connection never closed");
     assert!(took >= Duration::from_millis(1500), "{took:?}");
+
+    // And one that connects and never sends a byte is closed by the same
+    // 2 s timer, far below any connection cap: one such client, alone.
+    let silent = TcpStream::connect(&addr).await.unwrap();
+    let took = until_closed(silent, Duration::from_secs(10)).await;
+    let took = took.expect("a silent connection was never closed");
+    assert!(
+        took >= Duration::from_millis(1500) && took <= Duration::from_secs(3),
+        "a silent connection was closed after {took:?} (header timeout 2 s)"
+    );
+    spec.assert_all_matched();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,6 +177,7 @@ async fn at_the_connection_cap_silent_connections_make_room() {
         ..Default::default()
     })
     .await;
+    let spec = Spec::fetch(&server).await;
     let addr = format!("127.0.0.1:{}", server.http);
     let mut silent = Vec::new();
     for _ in 0..200 {
@@ -169,10 +186,10 @@ async fn at_the_connection_cap_silent_connections_make_room() {
     // A real client still gets in and is served, several times over.
     for _ in 0..5 {
         let t = Instant::now();
-        let status = tokio::time::timeout(Duration::from_secs(5), server.get("/api/sso"))
+        let response = tokio::time::timeout(Duration::from_secs(5), server.get("/api/sso"))
             .await
-            .expect("a real client was locked out")
-            .status();
+            .expect("a real client was locked out");
+        let status = spec.checked("GET", "/api/sso", response).await.status();
         assert_eq!(status, 200);
         assert!(t.elapsed() < Duration::from_secs(2));
     }
@@ -187,6 +204,7 @@ async fn at_the_connection_cap_silent_connections_make_room() {
         }
     }
     assert!(closed >= 90, "only {closed} of the oldest 100 were closed");
+    spec.assert_all_matched();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -196,6 +214,7 @@ async fn every_answer_carries_security_headers_and_media_paths_stay_media() {
         ..Default::default()
     })
     .await;
+    let spec = Spec::fetch(&server).await;
     let room = uuid::Uuid::new_v4();
     for path in [
         "/".to_string(),
@@ -203,7 +222,7 @@ async fn every_answer_carries_security_headers_and_media_paths_stay_media() {
         format!("/live/{room}/index.m3u8"),
         "/metrics".to_string(),
     ] {
-        let response = server.get(&path).await;
+        let response = spec.checked("GET", &path, server.get(&path).await).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
@@ -268,7 +287,9 @@ async fn every_answer_carries_security_headers_and_media_paths_stay_media() {
         .send()
         .await
         .unwrap();
+    let response = spec.checked("POST", "/api/session", response).await;
     assert_eq!(response.status(), 413);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    spec.assert_all_matched();
 }

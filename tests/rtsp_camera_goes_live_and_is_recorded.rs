@@ -2,7 +2,9 @@
 //! cameras send: H.264 with G.711 (A-law) behind a password, and H.265 with
 //! AAC. The classroom goes live, every HLS rendition parses and decodes,
 //! and when the camera is unplugged the lesson ends and the recording is as
-//! long as the video the camera sent (±0.5 s).
+//! long as the video the camera sent (±0.5 s). The password is really
+//! needed: without it, or with a wrong one, the camera never goes live and
+//! the classroom says its credentials were refused.
 
 mod common;
 
@@ -28,34 +30,47 @@ async fn camera_lesson(codecs: CameraCodecs, credentials: Option<(&str, &str)>) 
     }
     // The camera really needs its password: the same camera without it (or
     // with a wrong one) never goes live, and says why.
-    let locked_out = if credentials.is_some() {
-        let (room, _) = server
-            .classroom_with_source(
+    let mut locked_out = Vec::new();
+    if credentials.is_some() {
+        for (name, source) in [
+            (
                 "没有密码的教室",
+                json!({"kind": "rtsp", "url": camera.url()}),
+            ),
+            (
+                "密码错误的教室",
                 json!({"kind": "rtsp", "url": camera.url(), "username": "admin", "password": "wrong"}),
-            )
-            .await;
-        let refused = server
-            .wait_for_classroom(&room, Duration::from_secs(20), "a problem reported", |c| {
-                c["live"]["problem"].is_string()
-            })
-            .await;
-        assert_eq!(refused["live"]["state"], "idle", "{refused}");
-        let problem = refused["live"]["problem"].as_str().unwrap().to_string();
-        assert!(problem.starts_with("source_failed"), "{problem}");
-        eprintln!("without the right password: {problem}");
-        Some(room)
-    } else {
-        None
-    };
+            ),
+        ] {
+            let (room, _) = server.classroom_with_source(name, source).await;
+            let refused = server
+                .wait_for_classroom(&room, Duration::from_secs(20), "a problem reported", |c| {
+                    c["live"]["problem"].is_string()
+                })
+                .await;
+            assert_eq!(refused["live"]["state"], "idle", "{refused}");
+            let problem = refused["live"]["problem"].as_str().unwrap().to_string();
+            assert!(problem.starts_with("source_failed"), "{problem}");
+            // Not just "it failed": a school admin must see that the camera
+            // refused the credentials (RTSP's 401, "Unauthorized", as the
+            // camera's RTSP source reports it), not that it is unreachable.
+            assert!(
+                problem.contains("Unauthorized") && problem.contains("RTSPSrc"),
+                "{name}: {problem}"
+            );
+            eprintln!("{name}: {problem}");
+            locked_out.push(room);
+        }
+    }
     let (classroom, _) = server
         .classroom_with_source(&format!("录播教室 {codecs:?}"), source)
         .await;
 
     let live = server.wait_live(&classroom).await;
-    if let Some(room) = &locked_out {
+    for room in &locked_out {
         let still = server.classroom(room).await;
         assert_eq!(still["live"]["state"], "idle", "{still}");
+        assert!(still["live"]["recording_id"].is_null(), "{still}");
     }
     let went_live = Instant::now();
     let recording_id = live["live"]["recording_id"]
@@ -111,6 +126,17 @@ async fn camera_lesson(codecs: CameraCodecs, credentials: Option<(&str, &str)>) 
         "VOD plays {played} s for {sent} s the camera sent"
     );
     assert_eq!(recording["gaps"], json!([]), "{recording}");
+    // Not live for a moment either, all along: no lesson, no recording.
+    for room in &locked_out {
+        let lessons = server
+            .get_json(&format!("/api/sessions?classroom_id={room}"))
+            .await;
+        assert_eq!(lessons, json!([]), "{room} had a lesson");
+        let recordings = server
+            .get_json(&format!("/api/recordings?classroom_id={room}"))
+            .await;
+        assert_eq!(recordings, json!([]), "{room} was recorded");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

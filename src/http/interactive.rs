@@ -200,7 +200,7 @@ async fn list(
     Ok(Json(views))
 }
 
-#[utoipa::path(post, path = "/api/interactive", request_body = NewSession, responses((status = 201, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/interactive", request_body = NewSession, responses((status = 201, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -275,7 +275,7 @@ struct SessionUpdate {
     speaking_classroom_id: Option<Option<Uuid>>,
 }
 
-#[utoipa::path(patch, path = "/api/interactive/{id}", params(("id" = Uuid, Path)), request_body = SessionUpdate, responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/api/interactive/{id}", params(("id" = Uuid, Path)), request_body = SessionUpdate, responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -299,7 +299,7 @@ async fn update(
     ))
 }
 
-#[utoipa::path(post, path = "/api/interactive/{id}/start", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/interactive/{id}/start", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -327,7 +327,7 @@ async fn start(
     ))
 }
 
-#[utoipa::path(post, path = "/api/interactive/{id}/end", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/interactive/{id}/end", params(("id" = Uuid, Path)), responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn end(
     State(state): State<AppState>,
     caller: Caller,
@@ -388,7 +388,7 @@ struct ParticipantUpdate {
     muted: bool,
 }
 
-#[utoipa::path(patch, path = "/api/interactive/{id}/classrooms/{participant}", params(("id" = Uuid, Path), ("participant" = Uuid, Path)), request_body = ParticipantUpdate, responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/api/interactive/{id}/classrooms/{participant}", params(("id" = Uuid, Path), ("participant" = Uuid, Path)), request_body = ParticipantUpdate, responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn set_muted(
     State(state): State<AppState>,
     caller: Caller,

@@ -238,7 +238,9 @@ async fn every_route_answers_every_role_as_the_rules_say() {
         let concrete = path
             .replace("{rendition}/{file}", "source/index.m3u8")
             .replace("{classroom}", "{id}")
-            .replace("{recording}", "{id}");
+            .replace("{recording}", "{id}")
+            // A wildcard's name, as the spec writes it.
+            .replace("{*file}", "{file}");
         assert!(
             covered.contains(&(method.clone(), concrete.clone()))
                 || UNGUARDED.contains(&path.as_str()),
@@ -525,6 +527,50 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     .await;
     assert_eq!(
         once.status("viewer_other", M::GET, &recording_path, None)
+            .await,
+        200
+    );
+    // A person, by username: the teacher may name a colleague without
+    // being able to list users. Those who may not share learn nothing of
+    // which names exist; an unknown name is refused on its field.
+    let shares = format!("{recording_path}/shares");
+    assert_eq!(
+        once.status("staff_main", M::GET, &recording_path, None)
+            .await,
+        403
+    );
+    let nobody = json!({"username": "nobody_here"});
+    assert_eq!(
+        once.status("reviewer_main", M::POST, &shares, Some(&nobody))
+            .await,
+        403
+    );
+    let response = request(
+        &server,
+        M::POST,
+        &shares,
+        tokens["teacher_main"].as_deref(),
+        Some(&nobody),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let refused: Value = response.json().await.unwrap();
+    assert!(
+        refused["error"]["fields"]["username"].is_string(),
+        "{refused}"
+    );
+    assert_eq!(
+        once.status(
+            "teacher_main",
+            M::POST,
+            &shares,
+            Some(&json!({"username": "STAFF_main"}))
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        once.status("staff_main", M::GET, &recording_path, None)
             .await,
         200
     );

@@ -54,9 +54,12 @@ pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
         assert!(!media.segments.is_empty(), "{path} has no segments");
         let slate = slate_segments(&text);
         let dir = path.rsplit_once('/').unwrap().0;
+        // Every file is fetched first, then decoded: a live playlist's
+        // oldest segments leave its window while FFmpeg works, and on a
+        // busy machine decoding them one by one outlasts it.
         let mut init = None;
-        let mut total_frames = 0;
-        for (index, segment) in media.segments.iter().enumerate() {
+        let mut files = Vec::new();
+        for segment in &media.segments {
             if let Some(map) = &segment.map {
                 init = Some(fetch(server, &format!("{dir}/{}", map.uri)).await);
             }
@@ -65,7 +68,11 @@ pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
             assert_eq!(response.status(), 200, "{dir}/{}", segment.uri);
             assert_eq!(response.headers()["content-type"], "video/iso.segment");
             file.extend_from_slice(&response.bytes().await.unwrap());
-            let (frames, errors) = decode_bytes(&file);
+            files.push(file);
+        }
+        let mut total_frames = 0;
+        for (index, (segment, file)) in media.segments.iter().zip(&files).enumerate() {
+            let (frames, errors) = decode_bytes(file);
             assert!(
                 frames > 0 && errors.is_empty(),
                 "{dir}/{} does not decode: {errors}",
@@ -74,14 +81,14 @@ pub async fn check_hls(server: &TestServer, master_path: &str) -> Vec<String> {
             // Viewers hear the lesson too: every segment carries sound, and
             // the camera's segments carry its tone, not inserted silence
             // (which a dead audio path would also decode to).
-            let (audio, errors) = decode_audio(&file);
+            let (audio, errors) = decode_audio(file);
             assert!(
                 audio > 0 && errors.is_empty(),
                 "{dir}/{} has no decodable audio: {errors}",
                 segment.uri
             );
             if !slate[index] {
-                let level = audio_peak_db(&file);
+                let level = audio_peak_db(file);
                 assert!(
                     level > AUDIBLE_DB,
                     "{dir}/{} is silent ({level} dB peak): the camera's sound was lost",

@@ -139,6 +139,21 @@ impl Spec {
         Ok(())
     }
 
+    /// `accounts::call` with its answer checked: (status, JSON body or Null).
+    pub async fn call(
+        &self,
+        server: &super::TestServer,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let (status, value) =
+            super::accounts::call(server, method.clone(), path, bearer, body).await;
+        self.check(method.as_str(), path, status, &value);
+        (status, value)
+    }
+
     /// Reads a response, checks it, and hands back an equal one.
     pub async fn checked(
         &self,

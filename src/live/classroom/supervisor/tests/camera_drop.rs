@@ -1,6 +1,7 @@
 //! A camera that drops mid-lesson: the slate stands in, the lesson goes on
 //! if it returns within the grace period, and ends (after the last pictures
-//! have flushed) if it does not.
+//! have flushed) if it does not; a camera back after that starts the next
+//! lesson.
 
 use super::*;
 
@@ -136,4 +137,59 @@ fn a_camera_that_stops_sending_is_lost_after_the_signal_timeout() {
         ]
     );
     assert_eq!(room.sup.phase(), Phase::SignalLost);
+}
+
+#[test]
+fn a_camera_back_after_the_default_grace_period_starts_a_new_lesson() {
+    // The grace period a school gets without configuring one.
+    let grace = Duration::from_secs(crate::config::DEFAULT_GRACE_SECONDS);
+    let (mut room, source) = Room::pushed(grace);
+    let camera = room.publish(source);
+    room.input(Input::FirstPicture {
+        incarnation: camera,
+    });
+    room.frames(camera, secs(10.0));
+    assert_eq!(room.actions(), [Action::StartLesson { lesson: 1 }]);
+    room.input(Input::IngestEnded {
+        incarnation: camera,
+        cause: EndCause::Closed,
+    });
+    let slate = Room::started_slate(&room.actions());
+    room.at(secs(10.3)).input(Input::Flushed {
+        incarnation: camera,
+    });
+
+    // Dropped at 10 s: the lesson holds for the whole grace period...
+    let expiry = secs(10.0) + grace;
+    assert_eq!(room.ticks(expiry), []);
+    assert_eq!(room.sup.phase(), Phase::SignalLost);
+    // ...and ends on the first tick after it, once the slate has flushed.
+    assert_eq!(
+        room.ticks(expiry + secs(0.25)),
+        [Action::Retire { incarnation: slate }]
+    );
+    assert_eq!(room.sup.phase(), Phase::Idle);
+    room.at(expiry + secs(0.6))
+        .input(Input::Flushed { incarnation: slate });
+    assert_eq!(
+        room.actions(),
+        [Action::EndLesson {
+            lesson: 1,
+            reason: EndReason::SourceStopped
+        }]
+    );
+
+    // The camera is back a minute later: accepted, and its first picture
+    // starts lesson 2 (a lesson row of its own), not lesson 1 again.
+    room.at(expiry + secs(60.0));
+    let back = room.publish(source);
+    assert_eq!(room.sup.phase(), Phase::Idle, "no picture yet");
+    room.input(Input::FirstPicture { incarnation: back });
+    assert_eq!(room.actions(), [Action::StartLesson { lesson: 2 }]);
+    assert_eq!(room.sup.phase(), Phase::Live);
+    assert_eq!(room.sup.current_lesson(), Some(2));
+    assert_eq!(room.sup.lesson_of(back), Some(2));
+    assert_eq!(room.sup.on_air(), Some(back));
+    room.frames(back, expiry + secs(120.0));
+    assert_eq!(room.actions(), [], "the new lesson runs on");
 }
