@@ -103,7 +103,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::library::jobs::runner::run(
             db.clone(),
             crate::library::jobs::runner::RunnerSettings::from_config(&config, &node),
-            crate::library::job_kinds(&config),
+            crate::library::job_kinds(&config, &storage),
             jobs_stopping,
         ))
     });

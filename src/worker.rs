@@ -14,12 +14,13 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         .run(&db)
         .await
         .context("migrations")?;
+    let store = crate::storage::MediaStore::from_config(&config).context("media storage")?;
     let settings = RunnerSettings::from_config(&config, &crate::server::node_name());
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let jobs = tokio::spawn(runner::run(
         db,
         settings,
-        crate::library::job_kinds(&config),
+        crate::library::job_kinds(&config, &store),
         stopping,
     ));
     crate::server::shutdown_signal().await;

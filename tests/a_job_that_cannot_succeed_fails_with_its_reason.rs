@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::jobs::{enqueue_ladder, fast_jobs_env, names, wait_job};
+use common::jobs::{enqueue_ladder, fast_jobs_env, names, objects, wait_job};
 use common::{ServerOptions, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -18,7 +18,7 @@ async fn a_job_that_cannot_succeed_fails_with_its_reason() {
         ..Default::default()
     })
     .await;
-    let uploads = server.media.path().join("uploads");
+    let uploads = objects(&server).join("uploads");
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(
         uploads.join("notes.mp4"),
@@ -49,5 +49,5 @@ async fn a_job_that_cannot_succeed_fails_with_its_reason() {
     let reason = failed["error"].as_str().unwrap();
     assert!(reason.starts_with("not a playable media file"), "{reason}");
     assert!(!failed["finished_at"].is_null());
-    assert!(names(&server.media.path().join("lessons")).is_empty());
+    assert!(names(&objects(&server).join("lessons")).is_empty());
 }

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::jobs::{
-    Worker, check_ladder, enqueue_ladder, fast_jobs_env, make_clip, names, wait_job,
+    Worker, check_ladder, enqueue_ladder, fast_jobs_env, make_clip, names, objects, wait_job,
 };
 use common::{ServerOptions, TestServer};
 
@@ -35,7 +35,7 @@ async fn a_killed_workers_job_is_finished_by_another() {
         midway["progress_percent"].as_f64().unwrap() < 90.0,
         "{midway}"
     );
-    let staging: Vec<String> = names(&server.media.path().join("lessons"));
+    let staging: Vec<String> = names(&objects(&server).join("lessons"));
     assert_eq!(staging.len(), 1, "{staging:?}");
     assert!(staging[0].starts_with(".long.partial-"), "{staging:?}");
     first.kill();
@@ -57,6 +57,6 @@ async fn a_killed_workers_job_is_finished_by_another() {
         "finished by {worker}"
     );
     // The killed attempt left nothing behind; the output is whole.
-    assert_eq!(names(&server.media.path().join("lessons")), ["long"]);
-    check_ladder(&server.media.path().join("lessons/long"), &[720, 360], 30.0);
+    assert_eq!(names(&objects(&server).join("lessons")), ["long"]);
+    check_ladder(&objects(&server).join("lessons/long"), &[720, 360], 30.0);
 }

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::jobs::{check_ladder, enqueue_ladder, fast_jobs_env, make_clip, names, wait_job};
+use common::jobs::{
+    check_ladder, enqueue_ladder, fast_jobs_env, make_clip, names, objects, wait_job,
+};
 use common::{ServerOptions, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -49,6 +51,6 @@ async fn a_stopped_server_hands_its_job_back() {
         done["attempts"], 1,
         "the interrupted attempt is not counted: {done}"
     );
-    assert_eq!(names(&server.media.path().join("lessons")), ["long"]);
-    check_ladder(&server.media.path().join("lessons/long"), &[720, 360], 30.0);
+    assert_eq!(names(&objects(&server).join("lessons")), ["long"]);
+    check_ladder(&objects(&server).join("lessons/long"), &[720, 360], 30.0);
 }

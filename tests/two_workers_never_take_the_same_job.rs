@@ -7,7 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::jobs::{Worker, check_ladder, enqueue_ladder, fast_jobs_env, make_clip, wait_job};
+use common::jobs::{
+    Worker, check_ladder, enqueue_ladder, fast_jobs_env, make_clip, objects, wait_job,
+};
 use common::{ServerOptions, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -51,7 +53,7 @@ async fn two_workers_never_take_the_same_job() {
         let worker = job["worker"].as_str().unwrap().to_string();
         ran_by.push(worker);
         check_ladder(
-            &server.media.path().join(format!("lessons/clip{n}")),
+            &objects(&server).join(format!("lessons/clip{n}")),
             &[240],
             f64::from(5 + n as u32 % 2),
         );

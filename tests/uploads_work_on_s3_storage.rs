@@ -3,7 +3,10 @@
 //! `make test` into target/tools). A video sent in 6 MB chunks by
 //! tus-js-client (each chunk its own object, then joined) comes out as
 //! one object in the bucket, identical to the file, and probed; a refused
-//! file leaves nothing in the bucket.
+//! file leaves nothing in the bucket. The whole way on: the upload made a
+//! lesson's video, transcoded by the worker from the bucket into the
+//! bucket, and played through the lesson's HLS route, every segment
+//! decoded, with nothing of it on the server's disk.
 
 mod common;
 
@@ -11,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::jobs::fast_jobs_env;
+use common::lesson_media::{attach, draft, play, upload_id, wait_media};
 use common::uploads::{self, last};
 use common::{ServerOptions, TestServer, free_tcp_port};
 
@@ -79,21 +84,23 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 async fn uploads_work_on_s3_storage() {
     let root = tempfile::tempdir().unwrap();
     let s3 = start_s3(root.path());
+    let mut env = fast_jobs_env(true);
+    env.extend([
+        ("CLASSCAST_STORAGE__KIND", "s3".into()),
+        ("CLASSCAST_STORAGE__BUCKET", BUCKET.into()),
+        (
+            "CLASSCAST_STORAGE__ENDPOINT",
+            format!("http://127.0.0.1:{}", s3.port),
+        ),
+        ("CLASSCAST_STORAGE__ACCESS_KEY_ID", "classcast".into()),
+        (
+            "CLASSCAST_STORAGE__SECRET_ACCESS_KEY",
+            "classcast-secret".into(),
+        ),
+    ]);
     let server = TestServer::start(ServerOptions {
         auth: true,
-        env: vec![
-            ("CLASSCAST_STORAGE__KIND", "s3".into()),
-            ("CLASSCAST_STORAGE__BUCKET", BUCKET.into()),
-            (
-                "CLASSCAST_STORAGE__ENDPOINT",
-                format!("http://127.0.0.1:{}", s3.port),
-            ),
-            ("CLASSCAST_STORAGE__ACCESS_KEY_ID", "classcast".into()),
-            (
-                "CLASSCAST_STORAGE__SECRET_ACCESS_KEY",
-                "classcast-secret".into(),
-            ),
-        ],
+        env,
         ..Default::default()
     })
     .await;
@@ -106,6 +113,7 @@ async fn uploads_work_on_s3_storage() {
 
     let chunk = (6 * 1024 * 1024).to_string();
     let events = uploads::tus_upload(&server, &token, &file, &["--chunk-size", &chunk]);
+    let upload_events = events.clone();
     assert!(
         last(&events, "success").is_some(),
         "{events:?}\n{}",
@@ -148,4 +156,29 @@ async fn uploads_work_on_s3_storage() {
         .count();
     assert_eq!(stored, 1);
     assert_eq!(uploads::rows(&server), (1, 0));
+
+    // Upload → lesson → transcode → play, all on the bucket.
+    let lesson = draft(&server, &token, "在对象存储上的微课").await;
+    let (status, body) = attach(&server, &token, &lesson, &upload_id(&upload_events)).await;
+    assert_eq!(status, 202, "{body}");
+    let (_, media) = wait_media(&server, &token, &lesson, Duration::from_secs(180)).await;
+    assert_eq!(media["state"], "ready", "{media}\n{}", server.logs());
+    let played = play(&server, &token, &lesson).await;
+    let names: Vec<&str> = played.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["360", "audio"]);
+    for (name, seconds) in &played {
+        assert!((seconds - 2.0).abs() < 0.5, "{name}: {seconds} s of 2");
+    }
+    let ladder = files(&root.path().join(BUCKET))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&format!("/lessons/{lesson}/")))
+        .count();
+    // master, and per rendition (360p, audio) its playlist and one segment.
+    assert!(ladder >= 5, "the ladder is in the bucket: {ladder} objects");
+    assert!(
+        !server.media.path().join("objects").exists()
+            || files(&server.media.path().join("objects")).is_empty(),
+        "nothing of it on the server's disk"
+    );
+    assert!(files(&server.media.path().join("staging")).is_empty());
 }

@@ -18,9 +18,10 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use super::extract::Caller;
 use crate::auth::policy;
-use crate::library::files::{FilesError, LocalFiles, valid_key};
+use crate::library::files::valid_key;
 use crate::library::jobs::queue::{self, Job, NewJob};
 use crate::library::vod_ladder;
+use crate::storage::MediaStore;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,7 +38,8 @@ pub struct JobQuery {
 /// Jobs, newest first: all of them for system admins, one's own otherwise.
 #[utoipa::path(get, path = "/api/jobs", tag = "jobs", params(JobQuery),
     responses((status = 200, body = Vec<Job>), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,7 +87,7 @@ async fn create_job(
     Json(request): Json<JobRequest>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     caller.require(policy::can_enqueue_job(&caller.principal))?;
-    let payload = validate(&LocalFiles::new(&state.config.media.dir), &request)?;
+    let payload = validate(&state.storage, &request).await?;
     let job = queue::enqueue(
         &state.db,
         NewJob {
@@ -108,29 +110,30 @@ async fn create_job(
 }
 
 /// The payload as the job will read it, or the fields that are wrong.
-fn validate(files: &LocalFiles, request: &JobRequest) -> Result<serde_json::Value, ApiError> {
+/// Keys name objects in the media store, where the job will look.
+async fn validate(store: &MediaStore, request: &JobRequest) -> Result<serde_json::Value, ApiError> {
     let invalid = |field, code| ApiError::Invalid(BTreeMap::from([(field, code)]));
     if request.kind != vod_ladder::KIND {
         return Err(invalid("kind", "unknown_job_kind"));
     }
     let payload: vod_ladder::Payload = serde_json::from_value(request.payload.clone())
         .map_err(|_| invalid("payload", "invalid_value"))?;
+    let storage = |e: crate::storage::StorageError| ApiError::Internal(e.to_string());
     let mut fields = BTreeMap::new();
-    match files.input(&payload.input) {
-        Ok(_) => {}
-        Err(FilesError::BadKey(_) | FilesError::Outside(_)) => {
-            fields.insert("payload.input", "invalid_media_key");
-        }
-        Err(FilesError::Missing(_)) => {
-            fields.insert("payload.input", "no_such_input");
-        }
-        Err(FilesError::Io(path, e)) => {
-            return Err(ApiError::Internal(format!("{path}: {e}")));
-        }
+    if !valid_key(&payload.input) {
+        fields.insert("payload.input", "invalid_media_key");
+    } else if !store.exists(&payload.input).await.map_err(storage)? {
+        fields.insert("payload.input", "no_such_input");
     }
     if !valid_key(&payload.output_dir) {
         fields.insert("payload.output_dir", "invalid_media_key");
-    } else if files.exists(&payload.output_dir) || payload.output_dir.starts_with("recordings") {
+    } else if payload.output_dir.starts_with("recordings")
+        || !store
+            .list(&format!("{}/", payload.output_dir))
+            .await
+            .map_err(storage)?
+            .is_empty()
+    {
         // A finished ladder replaces what is at its key: never someone
         // else's files, nor the recordings.
         fields.insert("payload.output_dir", "output_exists");

@@ -17,7 +17,8 @@ use super::extract::Caller;
 use crate::auth::policy::{self, ViewerSchool};
 use crate::catalog::library::browse::{self, LessonFilter, LessonPage, QueueCounts, Sort, Viewer};
 use crate::catalog::library::is_partner_school;
-use crate::catalog::library::lessons::{self, Lesson, LessonUpdate, NewLesson, ReviewStep};
+use crate::catalog::library::lessons::{self, Lesson, LessonUpdate, NewLesson};
+use crate::catalog::library::review_steps::{self, ReviewStep};
 use crate::library::review::Action;
 use crate::library::search;
 
@@ -98,22 +99,29 @@ pub struct Queue {
     pub lessons: Vec<Lesson>,
 }
 
-async fn viewer_school(state: &AppState, caller: &Caller) -> Result<ViewerSchool, ApiError> {
+pub(super) async fn viewer_school(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<ViewerSchool, ApiError> {
     Ok(ViewerSchool {
         is_partner: is_partner_school(&state.db, caller.principal.school_id).await?,
     })
 }
 
-fn actor(caller: &Caller) -> Option<Uuid> {
+pub(super) fn actor(caller: &Caller) -> Option<Uuid> {
     (!caller.principal.user_id.is_nil()).then_some(caller.principal.user_id)
 }
 
-async fn view(state: &AppState, caller: &Caller, id: Uuid) -> Result<LessonView, ApiError> {
+pub(super) async fn view(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<LessonView, ApiError> {
     let (facts, _) = lessons::facts(&state.db, id).await?;
     let who = &caller.principal;
     Ok(LessonView {
         lesson: lessons::get(&state.db, id).await?,
-        review_steps: lessons::steps(&state.db, id).await?,
+        review_steps: review_steps::steps(&state.db, id).await?,
         can_edit: policy::can_edit_lesson(who, &facts),
         can_decide: policy::can_decide(who, &facts),
         can_curate: policy::can_curate_library(who),
@@ -239,7 +247,7 @@ async fn act(
     let (facts, review) = lessons::facts(&state.db, id).await?;
     caller.require(allowed(&facts))?;
     let transition = review.apply(action, chrono::Utc::now())?;
-    lessons::apply(
+    review_steps::apply(
         &state.db,
         id,
         review,

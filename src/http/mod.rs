@@ -11,7 +11,9 @@ pub mod extract;
 pub mod interactive;
 pub mod jobs;
 pub mod library;
+pub mod library_media;
 pub mod library_terms;
+pub mod library_views;
 pub mod media;
 pub mod playback;
 pub mod recordings;
@@ -139,6 +141,10 @@ pub struct AppState {
         library::unpublish_lesson,
         library::feature_lesson,
         library::review_queue,
+        library_media::attach_media,
+        library_media::lesson_file,
+        library_views::heartbeat,
+        library_views::stats,
         library_terms::list_subjects,
         library_terms::create_subject,
         library_terms::update_subject,
@@ -172,6 +178,8 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(library::router())
         .merge(library_terms::router())
+        .merge(library_media::router())
+        .merge(library_views::router())
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.
         .route("/api/{*rest}", axum::routing::any(api_not_found))

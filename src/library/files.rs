@@ -1,16 +1,27 @@
-//! Where jobs read their inputs and write their outputs: the one place that
-//! knows these are files under `media.dir`. Jobs name them by *key* (a
-//! relative path such as `uploads/abc.mp4` or `lessons/abc/hls`), so object
-//! storage can take this module's place without changing a payload.
+//! Where jobs read their inputs and write their outputs: the media store
+//! (`storage`), a local directory or S3-compatible object storage. Jobs
+//! name files by *key* (a relative path such as `uploads/abc/media-x` or
+//! `lessons/abc/m1/hls`), so the same payload runs on any worker sharing
+//! the store.
 //!
-//! Outputs are made in a staging directory beside their final place and
-//! renamed into it when complete: a worker killed halfway leaves only its
-//! staging directory, which the next attempt of the same job removes. No
-//! one ever sees half an output under the final key.
+//! GStreamer and FFmpeg want files: an input is the object itself in a
+//! local store, a temporary copy otherwise. An output is made in a staging
+//! directory and published when complete:
+//! - in a local store the staging directory lies beside its final place and
+//!   is renamed into it, so no one ever sees half an output under the key;
+//! - in object storage it lies under `media.dir/staging` and its files are
+//!   uploaded under the key once complete. What an attempt cut off halfway
+//!   uploaded is deleted by the next attempt before it uploads; readers only
+//!   trust the key once the job has succeeded (see `catalog::library`).
+//!
+//! A worker killed halfway leaves only its staging directory, which the
+//! next attempt of the same job removes.
 
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
+
+use crate::storage::{LocalCopy, MediaStore, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
@@ -24,6 +35,11 @@ pub enum FilesError {
     Outside(String),
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The attempt was told to stop while publishing.
+    #[error("stopped while publishing")]
+    Stopped,
 }
 
 /// A key is relative, made of plain names only. (Checked on the text:
@@ -153,6 +169,125 @@ impl StagedOutput {
             std::fs::remove_dir_all(&self.replaced)?;
         }
         Ok(self.target)
+    }
+}
+
+/// Job files in the media store; cheap to clone. Its methods block: they
+/// are called by job work, on the runtime's blocking threads.
+#[derive(Clone)]
+pub struct JobFiles {
+    store: MediaStore,
+    /// The store's own directory, when it is local.
+    local: Option<LocalFiles>,
+    /// Where outputs bound for object storage are made.
+    staging: PathBuf,
+}
+
+impl JobFiles {
+    pub fn new(store: MediaStore, staging: impl Into<PathBuf>) -> Self {
+        Self {
+            local: store.local_root().map(LocalFiles::new),
+            store,
+            staging: staging.into(),
+        }
+    }
+
+    /// The input under `key` as a file on this machine.
+    pub fn input(&self, key: &str) -> Result<LocalCopy, FilesError> {
+        if let Some(local) = &self.local {
+            return Ok(LocalCopy::in_place(local.input(key)?));
+        }
+        if !valid_key(key) {
+            return Err(FilesError::BadKey(key.into()));
+        }
+        let handle = tokio::runtime::Handle::current();
+        handle
+            .block_on(self.store.get_to_local(key))
+            .map_err(|e| match e {
+                StorageError::NotFound(_) => FilesError::Missing(key.into()),
+                other => other.into(),
+            })
+    }
+
+    /// A fresh staging directory for `attempt` of `job`'s output `key`.
+    pub fn stage_output(&self, key: &str, job: Uuid, attempt: i32) -> Result<Staged, FilesError> {
+        if let Some(local) = &self.local {
+            return Ok(Staged::Local(local.stage_output(key, job, attempt)?));
+        }
+        if !valid_key(key) {
+            return Err(FilesError::BadKey(key.into()));
+        }
+        let io = |e| FilesError::Io(self.staging.display().to_string(), e);
+        std::fs::create_dir_all(&self.staging).map_err(io)?;
+        let prefix = format!("{job}-");
+        for entry in std::fs::read_dir(&self.staging).map_err(io)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                std::fs::remove_dir_all(entry.path()).map_err(io)?;
+            }
+        }
+        let dir = self.staging.join(format!("{job}-{attempt}"));
+        std::fs::create_dir(&dir).map_err(io)?;
+        Ok(Staged::Remote {
+            dir,
+            key: key.to_string(),
+            store: self.store.clone(),
+        })
+    }
+}
+
+/// An output being made in `dir()`; `publish` puts it under its key.
+pub enum Staged {
+    Local(StagedOutput),
+    Remote {
+        dir: PathBuf,
+        key: String,
+        store: MediaStore,
+    },
+}
+
+impl Staged {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Staged::Local(output) => &output.dir,
+            Staged::Remote { dir, .. } => dir,
+        }
+    }
+
+    /// Puts the output in place. `stopped` is asked between files: an
+    /// attempt that lost its lease stops uploading rather than mixing its
+    /// files into the next attempt's.
+    pub fn publish(self, stopped: impl Fn() -> bool) -> Result<(), FilesError> {
+        let (dir, key, store) = match self {
+            Staged::Local(output) => {
+                let shown = output.target().display().to_string();
+                output.publish().map_err(|e| FilesError::Io(shown, e))?;
+                return Ok(());
+            }
+            Staged::Remote { dir, key, store } => (dir, key, store),
+        };
+        let handle = tokio::runtime::Handle::current();
+        handle.block_on(store.delete_prefix(&format!("{key}/")))?;
+        let mut pending = vec![dir.clone()];
+        while let Some(next) = pending.pop() {
+            let io = |e| FilesError::Io(next.display().to_string(), e);
+            for entry in std::fs::read_dir(&next).map_err(io)?.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                if stopped() {
+                    return Err(FilesError::Stopped);
+                }
+                // Segments and playlists: a few MB each at most.
+                let data = std::fs::read(&path).map_err(io)?;
+                let relative = path.strip_prefix(&dir).unwrap_or(&path);
+                let object = format!("{key}/{}", relative.to_string_lossy());
+                handle.block_on(store.put_bytes(&object, data.into()))?;
+            }
+        }
+        std::fs::remove_dir_all(&dir).map_err(|e| FilesError::Io(dir.display().to_string(), e))?;
+        Ok(())
     }
 }
 

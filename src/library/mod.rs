@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod review;
 pub mod search;
 pub mod uploads;
+pub mod views;
 pub mod vod_ladder;
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,12 @@ impl Visibility {
 
 /// Every kind of job this build can run. Here, above both, so the runner
 /// knows no job and the jobs know only the runner.
-pub fn job_kinds(config: &crate::config::Config) -> Vec<std::sync::Arc<dyn jobs::runner::Work>> {
-    vec![std::sync::Arc::new(vod_ladder::VodLadder::new(config))]
+pub fn job_kinds(
+    config: &crate::config::Config,
+    store: &crate::storage::MediaStore,
+) -> Vec<std::sync::Arc<dyn jobs::runner::Work>> {
+    let files = files::JobFiles::new(store.clone(), config.media.dir.join("staging"));
+    vec![std::sync::Arc::new(vod_ladder::VodLadder::new(
+        config, files,
+    ))]
 }

@@ -63,6 +63,13 @@ pub struct LocalCopy {
     _temp: Option<tempfile::TempPath>,
 }
 
+impl LocalCopy {
+    /// A file that is already on this machine, never deleted by this copy.
+    pub fn in_place(path: PathBuf) -> Self {
+        Self { path, _temp: None }
+    }
+}
+
 impl std::fmt::Debug for MediaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "MediaStore({})", self.store)
@@ -104,6 +111,27 @@ impl MediaStore {
                 })
             }
         }
+    }
+
+    /// The directory of a local store, where its objects are files.
+    pub fn local_root(&self) -> Option<&std::path::Path> {
+        self.local_root.as_deref()
+    }
+
+    /// A whole (small) object: a playlist or a segment.
+    pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        let found = self
+            .store
+            .get(&Key::from(key))
+            .await
+            .map_err(not_found(key))?;
+        Ok(found.bytes().await?)
+    }
+
+    /// Writes one object from bytes already in memory.
+    pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
+        self.store.put(&Key::from(key), data.into()).await?;
+        Ok(())
     }
 
     /// Writes `bytes` to `key` as they come, in parts beyond one buffer.

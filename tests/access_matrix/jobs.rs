@@ -13,7 +13,8 @@ use super::rules::PEOPLE;
 
 pub async fn check(once: &OnceChecks<'_>) {
     let server = once.server;
-    let uploads = server.media.path().join("uploads");
+    // Keys name objects of the (local) media store.
+    let uploads = server.media.path().join("objects/uploads");
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(uploads.join("notes.txt"), "not a video").unwrap();
     let body = json!({"kind": "vod_ladder",

@@ -237,6 +237,29 @@ pub async fn check(once: &OnceChecks<'_>, main_school: &str) {
         200,
     )
     .await;
+    // Its video: set by its own people (an upload of theirs; this one is
+    // no upload, so 422 once past the rules), played by whoever sees it
+    // (nothing is made yet: 404 once past the rules).
+    once.check(
+        Method::PUT,
+        "/api/library/lessons/{id}/media",
+        &format!("{path}/media"),
+        Some(&json!({"upload_id": "00000000-0000-4000-8000-000000000000"})),
+        &refused(OWNERS),
+        "teacher_main",
+        422,
+    )
+    .await;
+    once.check(
+        Method::GET,
+        "/api/library/lessons/{id}/hls/{file}",
+        &format!("{path}/hls/master.m3u8"),
+        None,
+        &refused(OWNERS),
+        "teacher_main",
+        404,
+    )
+    .await;
     once.check(
         Method::POST,
         "/api/library/lessons/{id}/submit",
@@ -334,6 +357,27 @@ pub async fn check(once: &OnceChecks<'_>, main_school: &str) {
         };
         assert_eq!(status, expected, "the published lesson as {person}");
     }
+    // Watching it is counted by whoever may see it; the counts are staff's.
+    once.check(
+        Method::POST,
+        "/api/library/lessons/{id}/views",
+        &format!("{path}/views"),
+        Some(&json!({"seconds": 0})),
+        &refused(MAIN_SCHOOL),
+        "viewer_main",
+        204,
+    )
+    .await;
+    once.check(
+        Method::GET,
+        "/api/library/stats",
+        "/api/library/stats?by=school",
+        None,
+        &refused(STAFF),
+        "staff_main",
+        200,
+    )
+    .await;
     once.check(
         Method::POST,
         "/api/library/lessons/{id}/unpublish",

@@ -277,11 +277,15 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/api/library/lessons"),
     ("GET", "/api/library/lessons/{id}"),
     ("PATCH", "/api/library/lessons/{id}"),
+    ("PUT", "/api/library/lessons/{id}/media"),
+    ("GET", "/api/library/lessons/{id}/hls/{file}"),
     ("POST", "/api/library/lessons/{id}/submit"),
     ("POST", "/api/library/lessons/{id}/approve"),
     ("POST", "/api/library/lessons/{id}/reject"),
     ("POST", "/api/library/lessons/{id}/unpublish"),
     ("PUT", "/api/library/lessons/{id}/featured"),
+    ("POST", "/api/library/lessons/{id}/views"),
+    ("GET", "/api/library/stats"),
 ];
 
 /// Routes open to everyone by design, each for its own reason.

@@ -25,10 +25,28 @@ pub fn fast_jobs_env(in_process: bool) -> Vec<(&'static str, String)> {
     env
 }
 
-/// A test-pattern clip with a tone under the server's media directory;
-/// returns its key.
+/// The server's media store (a local one, the default): where job inputs
+/// and outputs are, by key.
+pub fn objects(server: &TestServer) -> PathBuf {
+    server.media.path().join("objects")
+}
+
+/// A test-pattern clip with a tone in the server's media store; returns
+/// its key.
 pub fn make_clip(server: &TestServer, key: &str, size: &str, seconds: u32) -> String {
-    let path = server.media.path().join(key);
+    make_clip_at(server, key, size, seconds, 0)
+}
+
+/// `make_clip` with its tone `volume_db` louder (or quieter) than ffmpeg's
+/// sine (peak -18 dBFS).
+pub fn make_clip_at(
+    server: &TestServer,
+    key: &str,
+    size: &str,
+    seconds: u32,
+    volume_db: i32,
+) -> String {
+    let path = objects(server).join(key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
@@ -48,6 +66,7 @@ pub fn make_clip(server: &TestServer, key: &str, size: &str, seconds: u32) -> St
             "-pix_fmt",
             "yuv420p",
         ])
+        .args(["-af", &format!("volume={volume_db}dB")])
         .args(["-c:a", "aac", "-b:a", "96k"])
         .arg(&path)
         .status()
@@ -240,4 +259,93 @@ pub fn check_ladder(dir: &Path, heights: &[u64], seconds: f64) {
         streams.sort_by_key(|s| s.0 != "video");
         assert_eq!(streams, expected, "streams of {rendition}'s first segment");
     }
+}
+
+/// The size of a picture, by ffprobe.
+pub fn picture_size(path: &Path) -> (u32, u32) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.trim().split(',').map(|n| n.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// A ladder's preview: a poster of `poster` size, and a WebVTT track whose
+/// cues run from 0 to the end without gaps, each pointing at a tile inside
+/// the sprite beside it.
+pub fn check_preview(dir: &Path, poster: (u32, u32), seconds: f64) {
+    assert_eq!(picture_size(&dir.join("poster.jpg")), poster, "poster");
+    let sprite = picture_size(&dir.join("preview/sprite.jpg"));
+    assert!(sprite.0 > 0 && sprite.1 > 0, "sprite decodes: {sprite:?}");
+    let vtt = std::fs::read_to_string(dir.join("preview/thumbnails.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+    let seconds_of = |t: &str| {
+        let parts: Vec<f64> = t.split(':').map(|p| p.parse().unwrap()).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    let mut expected_start = 0.0;
+    let mut cues = 0;
+    let lines: Vec<&str> = vtt.lines().collect();
+    for pair in lines.windows(2) {
+        let Some((start, end)) = pair[0].split_once(" --> ") else {
+            continue;
+        };
+        assert!(
+            (seconds_of(start) - expected_start).abs() < 0.01,
+            "cues are contiguous: {vtt}"
+        );
+        expected_start = seconds_of(end);
+        let (name, xywh) = pair[1].split_once("#xywh=").expect("a sprite cue");
+        assert_eq!(name, "sprite.jpg");
+        let n: Vec<u32> = xywh.split(',').map(|v| v.parse().unwrap()).collect();
+        assert!(
+            n[0] + n[2] <= sprite.0 && n[1] + n[3] <= sprite.1,
+            "{xywh} inside {sprite:?}"
+        );
+        cues += 1;
+    }
+    assert!(cues >= 2, "{vtt}");
+    assert!(
+        (expected_start - seconds).abs() < 0.5,
+        "the last cue ends at {expected_start} s of {seconds}"
+    );
+}
+
+/// Integrated loudness (EBU R128, LUFS) of a rendition's segments played in
+/// order, by FFmpeg's ebur128 filter.
+pub fn rendition_loudness(dir: &Path) -> f64 {
+    let playlist = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
+    let joined = tempfile::NamedTempFile::new().unwrap();
+    let mut bytes = Vec::new();
+    for line in playlist
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        bytes.extend(std::fs::read(dir.join(line)).unwrap());
+    }
+    std::fs::write(joined.path(), bytes).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-f", "mpegts", "-i"])
+        .arg(joined.path())
+        .args(["-map", "0:a:0", "-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let summary = log.rsplit("Summary:").next().unwrap_or("");
+    summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("I:"))
+        .and_then(|v| v.trim().trim_end_matches("LUFS").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no loudness measured:\n{log}"))
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 pub mod accounts;
 pub mod hls_check;
 pub mod jobs;
+pub mod lesson_media;
 pub mod library;
 pub mod openapi;
 pub mod rtsp_camera;

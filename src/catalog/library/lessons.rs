@@ -1,7 +1,5 @@
-//! Micro-lessons: describing them, their review state and kept steps.
-//! A state change is a compare-and-set on the row (the state it was read
-//! in), so two reviewers, or two nodes, deciding at once cannot both win;
-//! the step is written in the same transaction. The search columns are
+//! Micro-lessons: describing them and reading them back. Review steps are
+//! in `review_steps`, the video in `media`. The search columns are
 //! rewritten whenever what they index changes.
 
 use chrono::{DateTime, Utc};
@@ -14,8 +12,10 @@ use crate::auth::ReviewLevel;
 use crate::auth::policy::LessonFacts;
 use crate::catalog::{CatalogError, Validation};
 use crate::library::Visibility;
-use crate::library::review::{Decision, LessonState, Review, Transition};
+use crate::library::review::{LessonState, Review};
 use crate::library::search;
+
+use super::media::{LessonMedia, MediaColumns};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 5000;
@@ -102,25 +102,15 @@ pub struct Lesson {
     pub review_level: Option<ReviewLevel>,
     pub featured: bool,
     pub view_count: i64,
+    /// The upload the video was made from.
     pub upload_id: Option<Uuid>,
-    pub media_state: Option<String>,
+    /// The video: none until one is attached.
+    pub media: Option<LessonMedia>,
     pub knowledge_points: Vec<NamedRef>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
-}
-
-/// One kept review step.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ReviewStep {
-    pub id: i64,
-    pub actor_id: Option<Uuid>,
-    pub actor_name: String,
-    pub at: DateTime<Utc>,
-    pub level: Option<ReviewLevel>,
-    pub decision: Decision,
-    pub comment: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -148,7 +138,8 @@ pub(super) struct LessonRow {
     featured: bool,
     view_count: i64,
     upload_id: Option<Uuid>,
-    media_state: Option<String>,
+    #[sqlx(flatten)]
+    media: MediaColumns,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     submitted_at: Option<DateTime<Utc>>,
@@ -161,8 +152,13 @@ pub(super) const LESSON_SELECT: &str = "SELECT l.id, l.title, l.description,
     l.edition_id, e.name AS edition_name, l.chapter, l.series, l.tags,
     l.teacher_id, l.teacher_name, l.school_id, sc.name AS school_name, l.author_id,
     l.visibility, l.state, l.review_level, l.featured, l.view_count, l.upload_id,
-    l.media_state, l.created_at, l.updated_at, l.submitted_at, l.published_at
+    l.media_job_id, j.state AS media_job_state, j.progress_percent AS media_progress,
+    j.step AS media_step, j.error AS media_error, l.duration_seconds,
+    COALESCE(u.probe -> 'video' <> 'null'::jsonb, false) AS has_video,
+    l.created_at, l.updated_at, l.submitted_at, l.published_at
   FROM micro_lessons l
+  LEFT JOIN jobs j ON j.id = l.media_job_id
+  LEFT JOIN uploads u ON u.id = l.upload_id
   JOIN subjects s ON s.id = l.subject_id
   JOIN grades g ON g.id = l.grade_id
   LEFT JOIN editions e ON e.id = l.edition_id
@@ -199,7 +195,7 @@ impl LessonRow {
             featured: self.featured,
             view_count: self.view_count,
             upload_id: self.upload_id,
-            media_state: self.media_state,
+            media: self.media.into_media(self.id),
             knowledge_points,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -513,92 +509,4 @@ pub(super) async fn points_of(
         .into_iter()
         .map(|(lesson, id, name)| (lesson, NamedRef { id, name }))
         .collect())
-}
-
-#[derive(sqlx::FromRow)]
-struct StepRow {
-    id: i64,
-    actor_id: Option<Uuid>,
-    actor_name: String,
-    at: DateTime<Utc>,
-    level: Option<ReviewLevel>,
-    decision: String,
-    comment: String,
-}
-
-pub async fn steps(db: &PgPool, id: Uuid) -> Result<Vec<ReviewStep>, CatalogError> {
-    let rows: Vec<StepRow> = sqlx::query_as(
-        "SELECT id, actor_id, actor_name, at, level, decision, comment FROM review_steps
-         WHERE lesson_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(db)
-    .await?;
-    // The table's check admits only decisions `Decision::parse` knows.
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(ReviewStep {
-                id: r.id,
-                actor_id: r.actor_id,
-                actor_name: r.actor_name,
-                at: r.at,
-                level: r.level,
-                decision: Decision::parse(&r.decision)?,
-                comment: r.comment,
-            })
-        })
-        .collect())
-}
-
-/// Stores `to` if the lesson is still as `from` was read, with its step.
-/// 409 `lesson_changed` when someone else moved it first.
-pub async fn apply(
-    db: &PgPool,
-    id: Uuid,
-    from: Review,
-    to: &Transition,
-    actor: Option<Uuid>,
-    actor_name: &str,
-) -> Result<(), CatalogError> {
-    let (from_state, from_level) = from.state.columns();
-    let (state, level) = to.review.state.columns();
-    let mut tx = db.begin().await?;
-    let done = sqlx::query(
-        "UPDATE micro_lessons SET state = $5, review_level = $6, featured = $7,
-             submitted_at = CASE WHEN $8 THEN $9 ELSE submitted_at END,
-             published_at = COALESCE($10, published_at), updated_at = $9
-         WHERE id = $1 AND state = $2 AND review_level IS NOT DISTINCT FROM $3 AND featured = $4",
-    )
-    .bind(id)
-    .bind(from_state)
-    .bind(from_level)
-    .bind(from.featured)
-    .bind(state)
-    .bind(level)
-    .bind(to.review.featured)
-    .bind(to.step.decision == Decision::Submit)
-    .bind(to.step.at)
-    .bind(to.published_at)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(CatalogError::Conflict("lesson_changed"));
-    }
-    sqlx::query(
-        "INSERT INTO review_steps (lesson_id, actor_id, actor_name, at, level, decision, comment)
-         VALUES ($1, $2, COALESCE(NULLIF((SELECT display_name FROM users WHERE id = $2), ''), $3),
-                 $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(actor)
-    .bind(actor_name)
-    .bind(to.step.at)
-    .bind(to.step.level)
-    .bind(to.step.decision.as_str())
-    .bind(&to.step.comment)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -6,8 +6,11 @@
 pub mod browse;
 pub mod knowledge_points;
 pub mod lessons;
+pub mod media;
+pub mod review_steps;
 pub mod terms;
 pub mod uploads;
+pub mod views;
 
 use sqlx::PgPool;
 use uuid::Uuid;

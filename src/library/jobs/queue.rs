@@ -71,7 +71,12 @@ pub struct Claimed {
     pub payload: serde_json::Value,
 }
 
-pub async fn enqueue(db: &PgPool, job: NewJob<'_>) -> Result<Job, CatalogError> {
+/// Queues a job; inside a transaction when `db` is one, so a job can be
+/// queued together with the row that refers to it.
+pub async fn enqueue<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    job: NewJob<'_>,
+) -> Result<Job, CatalogError> {
     Ok(sqlx::query_as(
         "INSERT INTO jobs (id, kind, payload, max_attempts, created_by)
          VALUES ($1, $2, $3, $4, $5) RETURNING *",

@@ -1,16 +1,21 @@
 //! The `vod_ladder` job: one media file in, an HLS VOD ladder out — video
 //! renditions from the file's own height down (1080, 720, 360; never
-//! upscaled), an audio-only AAC rendition for weak links, and a master
-//! playlist. This file decides what to make (pure); `transcode` makes it
+//! upscaled), an audio-only AAC rendition for weak links, its sound brought
+//! to EBU R128's loudness (`loudness`), a master
+//! playlist, and a poster with a seek-preview sprite and its WebVTT track
+//! (`preview`). This file decides what to make (pure); `transcode` makes it
 //! with GStreamer. Inputs and outputs go through `library::files`.
 
+mod grab;
+pub mod loudness;
+pub mod preview;
 mod transcode;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::{FilesError, LocalFiles};
+use super::files::{FilesError, JobFiles};
 use super::jobs::runner::{JobContext, Work, WorkError};
 
 pub const KIND: &str = "vod_ladder";
@@ -146,14 +151,14 @@ pub fn mark_vod(playlist: &str) -> String {
 }
 
 pub struct VodLadder {
-    files: LocalFiles,
+    files: JobFiles,
     preset: String,
 }
 
 impl VodLadder {
-    pub fn new(config: &crate::config::Config) -> Self {
+    pub fn new(config: &crate::config::Config, files: JobFiles) -> Self {
         Self {
-            files: LocalFiles::new(&config.media.dir),
+            files,
             preset: config.jobs.x264_preset.clone(),
         }
     }
@@ -168,19 +173,28 @@ impl Work for VodLadder {
         let payload: Payload = serde_json::from_value(payload.clone())
             .map_err(|e| WorkError::Failed(format!("invalid payload: {e}")))?;
         let files_error = |e: FilesError| WorkError::Failed(e.to_string());
-        let input = self.files.input(&payload.input).map_err(files_error)?;
         job.report(0.0, "probing");
-        let probed = transcode::probe(&input)?;
+        let input = self.files.input(&payload.input).map_err(files_error)?;
+        let probed = transcode::probe(&input.path)?;
+        let gain_db = if probed.audio {
+            job.report(0.0, "loudness");
+            loudness::measure(&input.path)?.map_or(0.0, loudness::gain_db)
+        } else {
+            0.0
+        };
         let output = self
             .files
             .stage_output(&payload.output_dir, job.job_id, job.attempt)
             .map_err(files_error)?;
-        let made = transcode::run(&input, &probed, &output.dir, &self.preset, job)?;
+        let gain = loudness::linear(gain_db);
+        let made = transcode::run(&input.path, &probed, output.dir(), &self.preset, gain, job)?;
+        drop(input);
         job.report(100.0, "publishing");
-        transcode::finish(&output.dir, &made)?;
-        output
-            .publish()
-            .map_err(|e| WorkError::Failed(format!("cannot publish the ladder: {e}")))?;
+        transcode::finish(output.dir(), &made)?;
+        output.publish(|| job.is_cancelled()).map_err(|e| match e {
+            FilesError::Stopped => WorkError::Cancelled,
+            e => WorkError::Failed(format!("cannot publish the ladder: {e}")),
+        })?;
         Ok(())
     }
 }

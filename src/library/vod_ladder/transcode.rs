@@ -77,6 +77,7 @@ fn describe(
     dir: &Path,
     preset: &str,
     renditions: &[VideoRendition],
+    gain: f64,
 ) -> Result<String, WorkError> {
     let bad = |e: pipelines::TemplateError| {
         WorkError::Failed(format!("cannot describe the transcode: {e}"))
@@ -87,7 +88,11 @@ fn describe(
     let audio_bps = AUDIO_BPS.to_string();
     let mut parts = vec![pipelines::fill(SOURCE, &[("input", input.as_str())]).map_err(bad)?];
     if probed.audio {
-        parts.push(pipelines::fill(AUDIO, &[("audio_bps", audio_bps.as_str())]).map_err(bad)?);
+        let gain = format!("{gain:.6}");
+        parts.push(
+            pipelines::fill(AUDIO, &[("audio_bps", audio_bps.as_str()), ("gain", &gain)])
+                .map_err(bad)?,
+        );
         parts.push(
             pipelines::fill(
                 AUDIO_ONLY_RENDITION,
@@ -124,17 +129,22 @@ fn describe(
                 );
             }
         }
+        if let Some((w, h, _)) = probed.video {
+            parts.push(super::grab::describe(w, h, probed.duration).map_err(bad)?);
+        }
     }
     Ok(parts.join("\n"))
 }
 
-/// Transcodes `input` into `dir` (one directory per rendition); returns
-/// what was made, for the master playlist.
+/// Transcodes `input` into `dir` (one directory per rendition), its sound
+/// multiplied by `gain` (linear); returns what was made, for the master
+/// playlist.
 pub fn run(
     input: &Path,
     probed: &Probed,
     dir: &Path,
     preset: &str,
+    gain: f64,
     job: &JobContext,
 ) -> Result<Vec<MadeRendition>, WorkError> {
     let renditions = match probed.video {
@@ -162,16 +172,21 @@ pub fn run(
         std::fs::create_dir_all(dir.join(&r.dir))
             .map_err(|e| WorkError::Failed(format!("cannot write the ladder: {e}")))?;
     }
-    let text = describe(input, probed, dir, preset, &renditions)?;
+    let text = describe(input, probed, dir, preset, &renditions, gain)?;
     let transcode_failed = failed("transcoding failed");
     let pipeline = gst::parse::launch(&text)
         .map_err(|e| transcode_failed(e.to_string()))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| transcode_failed("not a pipeline".into()))?;
+    let grabber = super::grab::Grabber::attach(&pipeline);
     let result = play_to_end(&pipeline, probed.duration, job);
     // Stopping a pipeline blocks until its threads are done: this thread is ours.
     let _ = pipeline.set_state(gst::State::Null);
     result?;
+    if let Some(grabber) = grabber {
+        job.report(99.0, "preview");
+        super::grab::write_preview(&grabber.finish(), probed.duration, dir)?;
+    }
     Ok(made)
 }
 
