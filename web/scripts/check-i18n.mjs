@@ -24,6 +24,11 @@ const keys = new Set(Object.keys(catalogues[names[0]]));
 const ENUMS = {
   'state.': ['idle', 'live', 'signal_lost'],
   'recordings.status.': ['recording', 'complete', 'interrupted'],
+  'library.state.': ['draft', 'review_teaching_group', 'review_school', 'review_resource_center', 'rejected', 'published', 'unpublished'],
+  'library.step.': ['probing', 'loudness', 'transcoding', 'preview', 'publishing'],
+  'library.decision.': ['submit', 'approve', 'reject', 'unpublish', 'feature', 'unfeature'],
+  'library.level.': ['teaching_group', 'school', 'resource_center'],
+  'stats.col.': ['lesson', 'school', 'knowledge_point'],
   'role.': ['system_admin', 'school_admin', 'resource_staff', 'reviewer', 'teacher', 'classroom_device', 'viewer'],
   'review_level.': ['teaching_group', 'school', 'resource_center'],
   'school_kind.': ['campus', 'partner', 'group'],

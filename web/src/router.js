@@ -1,7 +1,8 @@
 // One route per page (src/pages). `meta.nav` names the header item the page
 // belongs to (exactly one is highlighted); `meta.public` pages open without
-// signing in; `meta.admin` pages are for administrators (the server checks
-// again, this only keeps the links honest).
+// signing in; `meta.admin` pages are for administrators (`'system'`: the
+// group's only), and anyone else gets "no permission" at that address
+// rather than a page whose every request the server refuses.
 
 import { createRouter, createWebHashHistory } from 'vue-router';
 import { useSession } from './composables/session.js';
@@ -15,16 +16,24 @@ const routes = [
   { path: '/recording/:id', name: 'recording', component: () => import('./pages/RecordingPage.vue'), meta: { nav: 'recordings' } },
   { path: '/interactive', name: 'interactive-list', component: () => import('./pages/InteractiveListPage.vue'), meta: { nav: 'interactive' } },
   { path: '/interactive/:id', name: 'interactive', component: () => import('./pages/InteractivePage.vue'), meta: { nav: 'interactive' } },
+  { path: '/library', name: 'library', component: () => import('./pages/LibraryPage.vue'), meta: { nav: 'library' } },
+  { path: '/library/mine', name: 'my-lessons', component: () => import('./pages/MyLessonsPage.vue'), meta: { nav: 'library' } },
+  { path: '/library/queue', name: 'review-queue', component: () => import('./pages/ReviewQueuePage.vue'), meta: { nav: 'library' } },
+  { path: '/library/stats', name: 'library-stats', component: () => import('./pages/LibraryStatsPage.vue'), meta: { nav: 'library' } },
+  { path: '/library/lessons/:id', name: 'lesson', component: () => import('./pages/LessonPage.vue'), meta: { nav: 'library' } },
   { path: '/classrooms', name: 'classrooms', component: () => import('./pages/ClassroomsPage.vue'), meta: { nav: 'classrooms', admin: true } },
   { path: '/classrooms/:id', name: 'classroom', component: () => import('./pages/ClassroomPage.vue'), meta: { nav: 'classrooms', admin: true } },
   { path: '/admin/users', name: 'users', component: () => import('./pages/UsersPage.vue'), meta: { nav: 'users', admin: true } },
-  { path: '/admin/schools', name: 'schools', component: () => import('./pages/SchoolsPage.vue'), meta: { nav: 'schools', admin: true } },
+  { path: '/admin/schools', name: 'schools', component: () => import('./pages/SchoolsPage.vue'), meta: { nav: 'schools', admin: 'system' } },
   { path: '/admin/audit', name: 'audit', component: () => import('./pages/AuditPage.vue'), meta: { nav: 'audit', admin: true } },
   // Public: the stream key in the address is the credential, as for OBS.
   { path: '/publish', name: 'publish', component: () => import('./pages/PublishPage.vue'), meta: { public: true, nav: 'classrooms' } },
   { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
   { path: '/setup', name: 'setup', component: () => import('./pages/SetupPage.vue'), meta: { public: true } },
   { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { public: true } },
+  // Only reached by name, from the guard below: the same pattern as
+  // not-found, so the address stays the one that was opened.
+  { path: '/:denied(.*)*', name: 'forbidden', component: () => import('./pages/ForbiddenPage.vue') },
 ];
 
 export const router = createRouter({
@@ -45,6 +54,10 @@ router.beforeEach(async (to) => {
     }
   }
   if (!session.state.user) return { name: 'login', query: { next: to.fullPath } };
+  const admin = to.meta.admin === 'system' ? session.isSystemAdmin.value : session.isAdmin.value;
+  if (to.meta.admin && !admin) {
+    return { name: 'forbidden', params: { denied: to.path.slice(1).split('/') }, query: to.query, hash: to.hash, replace: true };
+  }
   return true;
 });
 

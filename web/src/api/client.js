@@ -44,6 +44,11 @@ export function setCsrfToken(token) {
   csrfToken = token || '';
 }
 
+/** The session's CSRF token, for requests made by other clients (tus uploads). */
+export function currentCsrfToken() {
+  return csrfToken;
+}
+
 export async function request(method, path, body) {
   const headers = { Accept: 'application/json', 'Accept-Language': language() };
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;

@@ -1,0 +1,170 @@
+// The micro-lesson library as its people use it, in Chromium: a teacher
+// drafts a lesson and uploads its video on the lesson page (progress
+// shown; the network cut halfway and the page reloaded, choosing the file
+// again resumes from the server's offset, not from zero), the video is
+// processed and plays with frames advancing at 1.5×; submitted, the
+// 教研组 reviewer sees it counted in the header and approves it from the
+// queue, the school reviewer sends it back with a comment, the teacher
+// resubmits, every level approves, and a viewer of the school finds it by
+// searching 分数, the match marked; the resource center sees the view
+// counted in the statistics and exports them as CSV.
+//
+//   CLASSCAST_URL=… CLASSCAST_ADMIN=… CLASSCAST_ADMIN_PASSWORD=… node --test tests/library.test.mjs
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { apiCall, assertPlaying, choose, launch, openPage, screenshot, signIn, until } from './lib.mjs';
+
+const ADMIN = process.env.CLASSCAST_ADMIN;
+const PASSWORD = process.env.CLASSCAST_ADMIN_PASSWORD;
+const PW = 'library-test-pw';
+const CHUNK = 8 * 1024 * 1024;
+const tag = Date.now() % 100000;
+let browser;
+let admin;
+let people;
+let video;
+let math;
+let grade;
+
+/** The text input marked data-test=`name` (Element Plus puts the attribute on the input itself). */
+function field(within, name) {
+  return within.locator(`[data-test="${name}"]`).locator('xpath=descendant-or-self::input').first();
+}
+
+async function person(username, school, roles) {
+  await apiCall(admin, 'POST', '/api/users', { username, password: PW, school_id: school, roles });
+  return signIn(username, PW);
+}
+
+before(async () => {
+  browser = await launch();
+  admin = await signIn(ADMIN, PASSWORD);
+  const school = await apiCall(admin, 'POST', '/api/schools', { name: `微课实验小学 ${tag}`, kind: 'campus' });
+  const subjects = await apiCall(admin, 'GET', '/api/library/subjects');
+  math = subjects.find((s) => s.code === 'math');
+  grade = (await apiCall(admin, 'GET', '/api/library/grades')).find((g) => g.code === 'g5');
+  people = {
+    teacher: await person(`wk_teacher_${tag}`, school.id, [{ role: 'teacher' }]),
+    group: await person(`wk_group_${tag}`, school.id, [{ role: 'reviewer', review_level: 'teaching_group', subject_id: math.id }]),
+    school: await person(`wk_school_${tag}`, school.id, [{ role: 'reviewer', review_level: 'school' }]),
+    center: await person(`wk_center_${tag}`, school.id, [{ role: 'reviewer', review_level: 'resource_center' }]),
+    viewer: await person(`wk_viewer_${tag}`, school.id, [{ role: 'viewer' }]),
+    staff: await person(`wk_staff_${tag}`, school.id, [{ role: 'resource_staff' }]),
+  };
+  // Nearly incompressible frames (lossless x264 on noise): over two
+  // upload chunks in 2 s, so the cut can fall between them.
+  video = join(mkdtempSync(join(tmpdir(), 'classcast-library-')), '分数的加减法.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25,noise=alls=60:allf=t',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '2.5',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-movflags', '+faststart', video]);
+  assert.ok(statSync(video).size > 2 * CHUNK, `test video is ${statSync(video).size} bytes`);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('a teacher uploads a lesson, it is reviewed at three levels, and a viewer finds it', async (t) => {
+  // Draft from "my lessons".
+  const page = await openPage(browser, t, '/#/library/mine', { cookie: people.teacher.cookie });
+  await page.getByRole('button', { name: '新建微课' }).click();
+  const dialog = page.getByRole('dialog');
+  await field(dialog, 'lesson-title').fill('认识分数的加减法');
+  await choose(page, dialog, '学科', math.name);
+  await choose(page, dialog, '年级', grade.name);
+  await dialog.getByRole('button', { name: '创建并上传视频' }).click();
+  await page.waitForURL(/#\/library\/lessons\//);
+  const lessonId = page.url().split('/').pop();
+  await page.getByText('这节微课还没有视频。').waitFor();
+
+  // The upload: the first chunk goes through, then the network drops.
+  let patches = 0;
+  await page.route('**/api/uploads/*', (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    patches += 1;
+    return patches === 1 ? route.continue() : route.abort('internetdisconnected');
+  });
+  await page.locator('[data-test="upload-input"]').setInputFiles(video);
+  await page.locator('.upload-progress').waitFor();
+  await until('the first chunk stored and the second refused', async () => patches >= 2);
+  await screenshot(page, 'library-upload-cut');
+
+  // Reload (the network is back) and choose the same file: it resumes
+  // from the chunk the server kept.
+  // (Reloaded first: a retry of the old page must not slip through.)
+  await page.reload();
+  await page.unroute('**/api/uploads/*');
+  const offsets = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PATCH' && request.url().includes('/api/uploads/')) offsets.push(Number(request.headers()['upload-offset']));
+  });
+  await page.locator('[data-test="upload-input"]').setInputFiles(video);
+  await page.getByText('从上次中断处继续上传').waitFor();
+  await page.locator('[data-media="processing"], #player').first().waitFor({ timeout: 60_000 });
+  assert.equal(offsets[0], CHUNK, `the resumed upload starts at the kept chunk: ${offsets}`);
+  await screenshot(page, 'library-processing');
+
+  // Processed and playing, at 1.5×.
+  await page.locator('#player').waitFor({ timeout: 120_000 });
+  await assertPlaying(page);
+  await choose(page, page, '倍速', '1.5×');
+  assert.equal(await page.evaluate(() => document.getElementById('player').playbackRate), 1.5);
+  await screenshot(page, 'library-lesson');
+  await page.getByRole('button', { name: '提交评审' }).click();
+  await page.locator('.lesson-state[data-state="review_teaching_group"]').waitFor();
+
+  // The 教研组 reviewer: counted in the header, approved from the queue.
+  const group = await openPage(browser, t, '/#/library', { cookie: people.group.cookie });
+  await until('the queue count in the header', async () => (await group.locator('[data-test="queue-count"]').textContent().catch(() => '')) === '1');
+  await group.locator('[data-test="queue-count"]').click();
+  await group.waitForURL(/#\/library\/queue/);
+  await group.locator(`[data-lesson="${lessonId}"] a`).click();
+  await group.getByRole('button', { name: '通过' }).click();
+  await group.locator('.lesson-state[data-state="review_school"]').waitFor();
+
+  // The school sends it back, saying why; the teacher resubmits.
+  const school = await openPage(browser, t, `/#/library/lessons/${lessonId}`, { cookie: people.school.cookie });
+  await school.getByLabel('评审意见（退回时必填）').fill('请补充课堂练习');
+  await school.getByRole('button', { name: '退回修改' }).click();
+  await school.locator('.lesson-state[data-state="rejected"]').waitFor();
+  await page.reload();
+  await page.getByText('请补充课堂练习').waitFor();
+  await page.getByRole('button', { name: '提交评审' }).click();
+  await page.locator('.lesson-state[data-state="review_teaching_group"]').waitFor();
+  for (const who of ['group', 'school', 'center']) {
+    await apiCall(people[who], 'POST', `/api/library/lessons/${lessonId}/approve`, {});
+  }
+
+  // A viewer of the school finds it by a word inside the title.
+  const viewer = await openPage(browser, t, '/#/library', { cookie: people.viewer.cookie });
+  await field(viewer, 'library-q').fill('分数');
+  await viewer.getByRole('button', { name: '搜索', exact: true }).click();
+  const hit = viewer.locator(`[data-lesson="${lessonId}"]`);
+  await hit.waitFor();
+  assert.equal(await hit.locator('mark').first().textContent(), '分数');
+  await screenshot(viewer, 'library-search');
+  await hit.locator('a').click();
+  await viewer.locator('.review-steps li').nth(5).waitFor();
+  await assertPlaying(viewer);
+
+  // The resource center sees the viewer's view in the statistics, and can
+  // take them away as CSV.
+  const staff = await openPage(browser, t, '/#/library', { cookie: people.staff.cookie });
+  await staff.getByRole('link', { name: '观看统计' }).click();
+  await staff.waitForURL(/#\/library\/stats/, { timeout: 10_000 });
+  const row = staff.locator('.el-table__row', { hasText: '认识分数的加减法' });
+  await row.first().waitFor({ timeout: 20_000 });
+  assert.match(await row.textContent(), /认识分数的加减法\s*[1-9]/);
+  const csv = await staff.locator('[data-test="stats-csv"]').getAttribute('href');
+  const response = await fetch(`${process.env.CLASSCAST_URL}${csv}`, { headers: { cookie: people.staff.cookie } });
+  assert.equal(response.status, 200);
+  assert.match(await response.text(), /认识分数的加减法/);
+  await screenshot(staff, 'library-stats');
+});
