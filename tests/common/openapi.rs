@@ -16,7 +16,15 @@ pub struct Spec {
 
 impl Spec {
     pub async fn fetch(server: &super::TestServer) -> Self {
-        let doc = server.get("/api/openapi.json").await.json().await.unwrap();
+        // A client of its own, dropped with its connection: a test that then
+        // fills the server's connection cap must not find the server's
+        // client holding a kept-alive connection the cap has closed.
+        let doc = reqwest::get(server.url("/api/openapi.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         Self::new(doc)
     }
 
