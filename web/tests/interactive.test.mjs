@@ -87,11 +87,12 @@ async function assertRefusedTilesStop(t) {
   await page.locator(`.live-tile[data-classroom="${rooms.main}"][data-refused="not_found"]`).waitFor({ timeout: 10_000 });
   assert.match(await page.locator(`.live-tile[data-classroom="${rooms.a}"] .tile-overlay`).textContent(), /没有权限|no permission/);
   assert.match(await page.locator(`.live-tile[data-classroom="${rooms.main}"] .tile-overlay`).textContent(), /找不到|not found/);
-  // Past the first retry (2 s) and the old fixed one (4 s).
-  await page.waitForTimeout(7000);
+  // The failing classroom's third try comes after two back-offs (2 s, then
+  // longer): by then the refused ones would have been asked again too.
+  await until('the failing classroom is tried a third time', () => asked[rooms.b].length >= 3, 20_000);
   assert.equal(asked[rooms.main].length, 1, 'a missing classroom is not asked for again');
   assert.equal(asked[rooms.a].length, 1, 'a forbidden classroom is not asked for again');
-  assert.ok(asked[rooms.b].length >= 2, `a failing classroom is tried again (${asked[rooms.b].length} times)`);
+  assert.ok(asked[rooms.b].length >= 3, `a failing classroom is tried again (${asked[rooms.b].length} times)`);
   const gaps = asked[rooms.b].slice(1).map((at, i) => at - asked[rooms.b][i]);
   assert.ok(gaps.every((gap, i) => i === 0 || gap > gaps[i - 1]), `and less often each time: ${gaps.join(', ')} ms apart`);
   assert.match(await page.locator(`.live-tile[data-classroom="${rooms.b}"] .tile-overlay`).textContent(), /画面连接失败|could not connect/);
