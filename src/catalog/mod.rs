@@ -24,6 +24,13 @@ pub enum CatalogError {
     /// Field name → message code (looked up in the UI's message catalogue).
     #[error("invalid input: {0:?}")]
     Invalid(BTreeMap<&'static str, &'static str>),
+    /// A file read row by row (a CSV import) with bad rows: line number
+    /// (from 1) → message code, all of them at once.
+    #[error("invalid rows in {field}: {rows:?}")]
+    InvalidRows {
+        field: &'static str,
+        rows: BTreeMap<usize, &'static str>,
+    },
     /// A unique constraint said no (e.g. two classrooms with one name in a school).
     #[error("conflict: {0}")]
     Conflict(&'static str),

@@ -74,6 +74,14 @@ pub enum ApiError {
     NotFound,
     #[error("invalid input")]
     Invalid(BTreeMap<&'static str, &'static str>),
+    /// Bad rows of an uploaded file: 422 with one entry in `fields` per
+    /// row, keyed `{field}:{line}` (`csv:3`), so each line's reason can be
+    /// shown against it.
+    #[error("invalid rows in {field}")]
+    InvalidRows {
+        field: &'static str,
+        rows: BTreeMap<usize, &'static str>,
+    },
     #[error("invalid JSON: {0}")]
     BadJson(String),
     /// A malformed id in the path or a bad query parameter.
@@ -181,6 +189,7 @@ impl From<crate::library::review::ReviewError> for ApiError {
             ReviewError::CommentRequired => {
                 ApiError::Invalid(BTreeMap::from([("comment", "comment_required")]))
             }
+            CatalogError::InvalidRows { field, rows } => ApiError::InvalidRows { field, rows },
             ReviewError::CommentTooLong => {
                 ApiError::Invalid(BTreeMap::from([("comment", "too_long")]))
             }
@@ -221,7 +230,20 @@ impl IntoResponse for ApiError {
                 None,
                 fields
                     .iter()
-                    .map(|(k, v)| (*k, lang.message(&format!("field.{v}"))))
+                    .map(|(k, v)| (k.to_string(), lang.message(&format!("field.{v}"))))
+                    .collect(),
+            ),
+            ApiError::InvalidRows { field, rows } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                None,
+                rows.iter()
+                    .map(|(line, v)| {
+                        (
+                            format!("{field}:{line}"),
+                            lang.message(&format!("field.{v}")),
+                        )
+                    })
                     .collect(),
             ),
             ApiError::BadJson(detail) => (
@@ -247,7 +269,7 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 *code,
                 None,
-                BTreeMap::from([(*field, lang.message(&format!("field.{code}")))]),
+                BTreeMap::from([(field.to_string(), lang.message(&format!("field.{code}")))]),
             ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
@@ -392,10 +414,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: code.to_string(),
                 message,
-                fields: fields
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+                fields,
             },
         };
         let mut response = (status, axum::Json(body)).into_response();

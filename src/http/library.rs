@@ -111,6 +111,16 @@ pub(super) async fn viewer_school(
 pub(super) fn actor(caller: &Caller) -> Option<Uuid> {
     (!caller.principal.user_id.is_nil()).then_some(caller.principal.user_id)
 }
+/// The caller as the library's visibility clause needs them.
+pub(super) async fn browse_viewer(state: &AppState, caller: &Caller) -> Result<Viewer, ApiError> {
+    Ok(Viewer {
+        user_id: caller.principal.user_id,
+        school_id: caller.principal.school_id,
+        is_partner: viewer_school(state, caller).await?.is_partner,
+        staff: policy::is_library_staff(&caller.principal),
+    })
+}
+
 
 pub(super) async fn view(
     state: &AppState,
@@ -137,12 +147,7 @@ pub async fn list_lessons(
     caller: Caller,
     Query(q): Query<LessonQuery>,
 ) -> Result<Json<LessonPage>, ApiError> {
-    let viewer = Viewer {
-        user_id: caller.principal.user_id,
-        school_id: caller.principal.school_id,
-        is_partner: viewer_school(&state, &caller).await?.is_partner,
-        staff: policy::is_library_staff(&caller.principal),
-    };
+    let viewer = browse_viewer(&state, &caller).await?;
     let filter = LessonFilter {
         query: q.q.as_deref().and_then(search::parse_query),
         subject_id: q.subject_id,

@@ -213,18 +213,20 @@ pub struct TreeQuery {
     pub grade_id: Uuid,
 }
 
-/// One subject and grade's knowledge points, as a tree.
+/// One subject and grade's knowledge points, as a tree, each with the
+/// number of published lessons under it that the caller may see.
 #[utoipa::path(get, path = "/api/library/knowledge-points", params(TreeQuery),
     responses((status = 200, body = Vec<KnowledgeNode>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn knowledge_tree(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<TreeQuery>,
 ) -> Result<Json<Vec<KnowledgeNode>>, ApiError> {
+    let viewer = super::library::browse_viewer(&state, &caller).await?;
     Ok(Json(
-        knowledge_points::tree(&state.db, q.subject_id, q.grade_id).await?,
+        knowledge_points::tree(&state.db, q.subject_id, q.grade_id, &viewer).await?,
     ))
 }
 

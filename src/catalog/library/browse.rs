@@ -82,7 +82,7 @@ pub struct LessonPage {
     pub has_more: bool,
 }
 
-fn push_visibility(b: &mut QueryBuilder<'_, Postgres>, viewer: &Viewer) {
+pub(super) fn push_visibility(b: &mut QueryBuilder<'_, Postgres>, viewer: &Viewer) {
     b.push(" AND l.state = 'published'");
     if viewer.staff {
         return;

@@ -4,11 +4,14 @@
 //! a child shares its parent's subject and grade, that siblings have
 //! distinct names, and that a point with children or lessons stays.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::browse::{Viewer, push_visibility};
 use crate::catalog::{CatalogError, Validation};
 
 pub const MAX_POINT_NAME_CHARS: usize = 100;
@@ -32,6 +35,9 @@ pub struct KnowledgePoint {
 pub struct KnowledgeNode {
     #[serde(flatten)]
     pub point: KnowledgePoint,
+    /// Published lessons filed under this very point (not its children)
+    /// that the caller may see: what the library lists for it.
+    pub lesson_count: i64,
     #[schema(no_recursion)]
     pub children: Vec<KnowledgeNode>,
 }
@@ -77,11 +83,13 @@ pub async fn get(db: &PgPool, id: Uuid) -> Result<KnowledgePoint, CatalogError> 
     .await?)
 }
 
-/// The trees of one subject and grade, siblings by position then name.
+/// The trees of one subject and grade, siblings by position then name,
+/// each point with the lessons `viewer` finds under it.
 pub async fn tree(
     db: &PgPool,
     subject: Uuid,
     grade: Uuid,
+    viewer: &Viewer,
 ) -> Result<Vec<KnowledgeNode>, CatalogError> {
     let points: Vec<KnowledgePoint> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM knowledge_points WHERE subject_id = $1 AND grade_id = $2
@@ -91,22 +99,41 @@ pub async fn tree(
     .bind(grade)
     .fetch_all(db)
     .await?;
-    Ok(build_tree(points))
+    // One grouped count over the subject and grade's index rows, with the
+    // library's own visibility clause, so a count matches the list.
+    let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT p.knowledge_point_id, count(*) FROM micro_lesson_knowledge_points p
+         JOIN knowledge_points k ON k.id = p.knowledge_point_id
+         JOIN micro_lessons l ON l.id = p.lesson_id
+         WHERE k.subject_id = ",
+    );
+    b.push_bind(subject);
+    b.push(" AND k.grade_id = ");
+    b.push_bind(grade);
+    push_visibility(&mut b, viewer);
+    b.push(" GROUP BY p.knowledge_point_id");
+    let counts: Vec<(Uuid, i64)> = b.build_query_as().fetch_all(db).await?;
+    Ok(build_tree(points, &counts.into_iter().collect()))
 }
 
 /// Nests points under their parents, keeping their order.
-pub fn build_tree(points: Vec<KnowledgePoint>) -> Vec<KnowledgeNode> {
-    fn children_of(parent: Option<Uuid>, points: &[KnowledgePoint]) -> Vec<KnowledgeNode> {
+pub fn build_tree(points: Vec<KnowledgePoint>, counts: &HashMap<Uuid, i64>) -> Vec<KnowledgeNode> {
+    fn children_of(
+        parent: Option<Uuid>,
+        points: &[KnowledgePoint],
+        counts: &HashMap<Uuid, i64>,
+    ) -> Vec<KnowledgeNode> {
         points
             .iter()
             .filter(|p| p.parent_id == parent)
             .map(|p| KnowledgeNode {
                 point: p.clone(),
-                children: children_of(Some(p.id), points),
+                lesson_count: counts.get(&p.id).copied().unwrap_or(0),
+                children: children_of(Some(p.id), points, counts),
             })
             .collect()
     }
-    children_of(None, &points)
+    children_of(None, &points, counts)
 }
 
 pub async fn create(db: &PgPool, new: &NewKnowledgePoint) -> Result<KnowledgePoint, CatalogError> {
@@ -177,13 +204,32 @@ pub async fn update(
     get(db, id).await
 }
 
-/// Deletes a leaf no lesson is filed under (409 `still_referenced` otherwise).
+/// Deletes a leaf no lesson is filed under; otherwise 409 saying which
+/// (`knowledge_point_has_children`, `knowledge_point_has_lessons`), so the
+/// editor knows what to move first.
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
-    let done = sqlx::query("DELETE FROM knowledge_points WHERE id = $1")
+    let done = match sqlx::query("DELETE FROM knowledge_points WHERE id = $1")
         .bind(id)
         .execute(db)
         .await
-        .map_err(crate::catalog::refused_delete)?;
+        .map_err(crate::catalog::refused_delete)
+    {
+        Err(CatalogError::Conflict(_)) => {
+            // Only two foreign keys point here: a child's and a lesson's.
+            let has_children: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM knowledge_points WHERE parent_id = $1)",
+            )
+            .bind(id)
+            .fetch_one(db)
+            .await?;
+            return Err(CatalogError::Conflict(if has_children {
+                "knowledge_point_has_children"
+            } else {
+                "knowledge_point_has_lessons"
+            }));
+        }
+        other => other?,
+    };
     if done.rows_affected() == 0 {
         return Err(CatalogError::NotFound);
     }
@@ -202,7 +248,7 @@ pub async fn import_csv(
     let rows = parse_csv(csv)?;
     let mut report = ImportReport::default();
     let mut tx = db.begin().await?;
-    for (n, row) in rows.iter().enumerate() {
+    for (n, (_, row)) in rows.iter().enumerate() {
         let mut parent: Option<Uuid> = None;
         for (level, name) in row.iter().enumerate() {
             let found: Option<Uuid> = sqlx::query_scalar(
@@ -246,26 +292,32 @@ pub async fn import_csv(
 
 /// RFC 4180 fields (quotes, doubled quotes, CRLF), a BOM from Excel
 /// dropped, blank lines and `#` comments skipped, trailing empty cells
-/// cut. Every name is checked like one typed in.
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CatalogError> {
+/// cut; each row with the file's line it starts on (from 1). Every name is
+/// checked like one typed in, and a bad row is reported by its line
+/// (`CatalogError::InvalidRows`) so the file can be fixed where it is wrong.
+pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, CatalogError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
     let mut row: Vec<String> = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
+    let (mut line, mut row_line) = (1, 1);
     let mut chars = text.chars().peekable();
-    let mut end_row = |row: &mut Vec<String>, field: &mut String| {
+    let mut end_row = |row: &mut Vec<String>, field: &mut String, at: usize| {
         row.push(std::mem::take(field).trim().to_string());
         while row.last().is_some_and(String::is_empty) {
             row.pop();
         }
         let comment = row.first().is_some_and(|f| f.starts_with('#'));
         if !row.is_empty() && !comment {
-            rows.push(std::mem::take(row));
+            rows.push((at, std::mem::take(row)));
         }
         row.clear();
     };
     while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
         match (quoted, c) {
             (true, '"') if chars.peek() == Some(&'"') => {
                 chars.next();
@@ -276,25 +328,35 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CatalogError> {
             (false, '"') if field.trim().is_empty() => quoted = true,
             (false, ',') => row.push(std::mem::take(&mut field).trim().to_string()),
             (false, '\r') => {}
-            (false, '\n') => end_row(&mut row, &mut field),
+            (false, '\n') => {
+                end_row(&mut row, &mut field, row_line);
+                row_line = line;
+            }
             (false, c) => field.push(c),
         }
     }
-    end_row(&mut row, &mut field);
+    end_row(&mut row, &mut field, row_line);
     let mut v = Validation::default();
     v.check(!rows.is_empty(), "csv", "csv_empty");
     v.check(rows.len() <= MAX_IMPORT_ROWS, "csv", "csv_too_many_rows");
-    for row in &rows {
-        v.check(row.len() <= MAX_DEPTH, "csv", "csv_too_deep");
-        for name in row {
-            v.check(
-                !name.is_empty() && crate::catalog::valid_text(name, MAX_POINT_NAME_CHARS),
-                "csv",
-                "csv_bad_name",
-            );
+    v.finish()?;
+    let mut bad: BTreeMap<usize, &'static str> = BTreeMap::new();
+    for (at, row) in &rows {
+        let named = row
+            .iter()
+            .all(|name| !name.is_empty() && crate::catalog::valid_text(name, MAX_POINT_NAME_CHARS));
+        if !named {
+            bad.insert(*at, "csv_bad_name");
+        } else if row.len() > MAX_DEPTH {
+            bad.insert(*at, "csv_too_deep");
         }
     }
-    v.finish()?;
+    if !bad.is_empty() {
+        return Err(CatalogError::InvalidRows {
+            field: "csv",
+            rows: bad,
+        });
+    }
     Ok(rows)
 }
 
@@ -311,13 +373,35 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                vec!["数与代数", "分数"],
-                vec!["数与代数", "分数,小数"],
-                vec!["图形与几何", "勾股\"定理\""],
+                (1, vec!["数与代数".to_string(), "分数".into()]),
+                (4, vec!["数与代数".to_string(), "分数,小数".into()]),
+                (5, vec!["图形与几何".to_string(), "勾股\"定理\"".into()]),
             ]
         );
         assert!(parse_csv("\n\n").is_err());
-        assert!(parse_csv("a,,b\n").is_err(), "a gap inside a path");
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_their_line() {
+        let long = "长".repeat(MAX_POINT_NAME_CHARS + 1);
+        let deep = ["层"; MAX_DEPTH + 1].join(",");
+        let text = format!("数与代数,分数\n\"多行\n名称\"\na,,b\n# 注释\n{long}\n{deep}\n图形\n");
+        match parse_csv(&text) {
+            Err(CatalogError::InvalidRows { field, rows }) => {
+                assert_eq!(field, "csv");
+                assert_eq!(
+                    rows,
+                    BTreeMap::from([
+                        (2, "csv_bad_name"),
+                        (4, "csv_bad_name"),
+                        (6, "csv_bad_name"),
+                        (7, "csv_too_deep")
+                    ]),
+                    "a quoted name over two lines is one (bad) row; the lines after it keep their numbers"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -332,13 +416,20 @@ mod tests {
             position: 0,
         };
         let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let tree = build_tree(vec![
-            point(a, None, "数与代数"),
-            point(b, Some(a), "分数"),
-            point(c, None, "图形与几何"),
-        ]);
+        let tree = build_tree(
+            vec![
+                point(a, None, "数与代数"),
+                point(b, Some(a), "分数"),
+                point(c, None, "图形与几何"),
+            ],
+            &HashMap::from([(b, 3)]),
+        );
         assert_eq!(tree.len(), 2);
         assert_eq!(tree[0].children[0].point.name, "分数");
+        assert_eq!(
+            (tree[0].lesson_count, tree[0].children[0].lesson_count),
+            (0, 3)
+        );
         assert!(tree[1].children.is_empty());
     }
 }
