@@ -20,6 +20,7 @@ const routes = [
   { path: '/library/mine', name: 'my-lessons', component: () => import('./pages/MyLessonsPage.vue'), meta: { nav: 'library' } },
   { path: '/library/queue', name: 'review-queue', component: () => import('./pages/ReviewQueuePage.vue'), meta: { nav: 'library' } },
   { path: '/library/stats', name: 'library-stats', component: () => import('./pages/LibraryStatsPage.vue'), meta: { nav: 'library' } },
+  { path: '/library/points', name: 'knowledge-points', component: () => import('./pages/KnowledgePointsPage.vue'), meta: { nav: 'library' } },
   { path: '/library/lessons/:id', name: 'lesson', component: () => import('./pages/LessonPage.vue'), meta: { nav: 'library' } },
   { path: '/classrooms', name: 'classrooms', component: () => import('./pages/ClassroomsPage.vue'), meta: { nav: 'classrooms', admin: true } },
   { path: '/classrooms/:id', name: 'classroom', component: () => import('./pages/ClassroomPage.vue'), meta: { nav: 'classrooms', admin: true } },

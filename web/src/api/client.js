@@ -49,13 +49,17 @@ export function currentCsrfToken() {
   return csrfToken;
 }
 
-export async function request(method, path, body) {
+/**
+ * One API request; `body` goes as JSON, or as it is when `contentType`
+ * names another type (a CSV file as text/csv).
+ */
+export async function request(method, path, body, { contentType = 'application/json' } = {}) {
   const headers = { Accept: 'application/json', 'Accept-Language': language() };
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
   if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    headers['Content-Type'] = contentType;
+    init.body = contentType === 'application/json' ? JSON.stringify(body) : body;
   }
   let response;
   try {
