@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use super::extract::Caller;
 use super::library::viewer_school;
 use crate::auth::policy;
 use crate::catalog::library::{lessons, views};
-use crate::library::views::{By, StatRow, csv};
+use crate::library::views::{By, StatRow, csv, stats_range};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,11 +61,6 @@ pub async fn heartbeat(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The longest range one request may ask for.
-const MAX_DAYS: u64 = 366;
-/// Without dates: the last 30 days.
-const DEFAULT_DAYS: u64 = 30;
-
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct StatsQuery {
     /// `lesson` (default), `school` (the viewer's) or `knowledge_point`.
@@ -74,7 +69,7 @@ pub struct StatsQuery {
     /// First day, YYYY-MM-DD (default: 30 days ago).
     #[param(value_type = Option<String>)]
     pub from: Option<NaiveDate>,
-    /// Last day, included (default: today).
+    /// Last day, included (default: today, as the schools furthest east see it).
     #[param(value_type = Option<String>)]
     pub to: Option<NaiveDate>,
     /// `csv` for a spreadsheet; JSON otherwise.
@@ -93,15 +88,8 @@ pub async fn stats(
     Query(q): Query<StatsQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(policy::is_library_staff(&caller.principal))?;
-    let today = Utc::now().date_naive();
-    let to = q.to.unwrap_or(today);
-    let from = q
-        .from
-        .unwrap_or_else(|| to.checked_sub_days(Days::new(DEFAULT_DAYS)).unwrap_or(to));
-    let span = (to - from).num_days();
-    if span < 0 || span as u64 > MAX_DAYS {
-        return Err(ApiError::Invalid([("from", "invalid_date_range")].into()));
-    }
+    let (from, to) = stats_range(q.from, q.to, Utc::now())
+        .ok_or_else(|| ApiError::Invalid([("from", "invalid_date_range")].into()))?;
     let by = q.by.unwrap_or_default();
     let rows = views::stats(&state.db, by, from, to).await?;
     if q.format.as_deref() != Some("csv") {

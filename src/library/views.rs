@@ -3,7 +3,7 @@
 //! heartbeat, never more than the clock allows: a page that claims an hour
 //! a minute gets the minute. `catalog::library::views` stores it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,6 +13,28 @@ pub const HEARTBEAT_SECONDS: u32 = 30;
 pub const MAX_CREDIT_SECONDS: u32 = 2 * HEARTBEAT_SECONDS;
 /// Allowance for a heartbeat arriving a little late after the last.
 const SLACK_SECONDS: i64 = 5;
+
+/// The longest range one statistics request may ask for.
+pub const MAX_STATS_DAYS: u64 = 366;
+/// Without dates, statistics cover this many days before the last.
+const DEFAULT_STATS_DAYS: u64 = 30;
+
+/// The days statistics cover, from what was asked and `now`; `None` when
+/// `from` is after `to` or the range is too long. Views are filed under
+/// the viewer's school's calendar day, so "today" is the newest calendar
+/// day anywhere (UTC+14): a Beijing school's morning is still yesterday in
+/// UTC, and its views must not drop out of the default range.
+pub fn stats_range(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let to = to.unwrap_or_else(|| (now + TimeDelta::hours(14)).date_naive());
+    let from =
+        from.unwrap_or_else(|| to.checked_sub_days(Days::new(DEFAULT_STATS_DAYS)).unwrap_or(to));
+    let span = (to - from).num_days();
+    (span >= 0 && span as u64 <= MAX_STATS_DAYS).then_some((from, to))
+}
 
 /// Seconds credited for a heartbeat claiming `claimed` seconds played, the
 /// viewer's previous heartbeat that day having come at `last` (`None`: this
@@ -86,6 +108,34 @@ mod tests {
 
     fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_764_720_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn the_default_range_ends_on_the_newest_calendar_day_anywhere() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // 2026-12-04 19:55 UTC is 03:55 on the 5th in Beijing.
+        let evening = Utc.with_ymd_and_hms(2026, 12, 4, 19, 55, 0).unwrap();
+        assert_eq!(
+            stats_range(None, None, evening),
+            Some((day("2026-11-05"), day("2026-12-05")))
+        );
+        let morning = Utc.with_ymd_and_hms(2026, 12, 4, 1, 0, 0).unwrap();
+        assert_eq!(stats_range(None, None, morning).unwrap().1, day("2026-12-04"));
+        // What is asked for is kept, and checked.
+        let asked = (Some(day("2026-09-01")), Some(day("2026-09-30")));
+        assert_eq!(
+            stats_range(asked.0, asked.1, evening),
+            Some((day("2026-09-01"), day("2026-09-30")))
+        );
+        assert_eq!(stats_range(asked.1, asked.0, evening), None);
+        assert_eq!(
+            stats_range(Some(day("2025-01-01")), Some(day("2026-09-30")), evening),
+            None
+        );
+        assert_eq!(
+            stats_range(None, Some(day("2026-09-30")), evening).unwrap().0,
+            day("2026-08-31")
+        );
     }
 
     #[test]
