@@ -13,7 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod library;
-pub use library::{JobsConfig, StorageConfig, StorageKind, UploadsConfig};
+pub use library::{JobsConfig, LibraryConfig, StorageConfig, StorageKind, UploadsConfig};
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_RTMP_ADDR: &str = "127.0.0.1:1935";
@@ -89,6 +89,9 @@ pub const DEFAULT_UPLOADS_PER_USER: i64 = 3;
 pub const DEFAULT_UPLOAD_EXPIRY_SECONDS: u64 = 24 * 3600;
 /// How often abandoned uploads are looked for.
 pub const DEFAULT_UPLOAD_CLEANUP_SECONDS: u64 = 300;
+/// The largest lesson attachment (task sheet, slides, exercises): a slide
+/// deck full of photos, not a video.
+pub const DEFAULT_ATTACHMENT_MAX_BYTES: u64 = 50 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -105,6 +108,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub storage: StorageConfig,
     pub uploads: UploadsConfig,
+    pub library: LibraryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

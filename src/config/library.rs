@@ -1,5 +1,5 @@
 //! The library's sections of the configuration: background jobs, media
-//! storage and uploads. Their defaults stay with every other `DEFAULT_*`
+//! storage, uploads and the library itself. Their defaults stay with every other `DEFAULT_*`
 //! in `config.rs`.
 
 use std::path::PathBuf;
@@ -108,6 +108,23 @@ impl Default for UploadsConfig {
             max_per_user: DEFAULT_UPLOADS_PER_USER,
             expiry_seconds: DEFAULT_UPLOAD_EXPIRY_SECONDS,
             cleanup_interval_seconds: DEFAULT_UPLOAD_CLEANUP_SECONDS,
+        }
+    }
+}
+
+/// The micro-lesson library itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LibraryConfig {
+    /// Largest attachment accepted, in bytes; larger ones get 413 before
+    /// anything of them is kept.
+    pub attachment_max_bytes: u64,
+}
+
+impl Default for LibraryConfig {
+    fn default() -> Self {
+        Self {
+            attachment_max_bytes: DEFAULT_ATTACHMENT_MAX_BYTES,
         }
     }
 }

@@ -4,9 +4,12 @@
 //! `vod_ladder` turns a media file into an HLS VOD ladder; `files` is the
 //! one place job inputs are read from and outputs written to; `review` is
 //! the three-level review workflow (pure) and `search` the Chinese
-//! segmenter. Domain code only: HTTP lives in `http`, rows in `catalog`,
-//! who may do what in `auth::policy`, bytes in `storage`.
+//! segmenter; `attachments` takes in a lesson's task sheets, slides and
+//! exercises, typed by their bytes. Domain code only: HTTP lives in
+//! `http`, rows in `catalog`, who may do what in `auth::policy`, bytes in
+//! `storage`.
 
+pub mod attachments;
 pub mod files;
 pub mod jobs;
 pub mod review;

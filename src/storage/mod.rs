@@ -128,6 +128,20 @@ impl MediaStore {
         Ok(found.bytes().await?)
     }
 
+    /// An object as it is read (a download of any size), with its size.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<(u64, impl Stream<Item = Result<Bytes, StorageError>> + use<>), StorageError> {
+        let found = self
+            .store
+            .get(&Key::from(key))
+            .await
+            .map_err(not_found(key))?;
+        let size = found.meta.size;
+        Ok((size, found.into_stream().map_err(StorageError::from)))
+    }
+
     /// Writes one object from bytes already in memory.
     pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         self.store.put(&Key::from(key), data.into()).await?;

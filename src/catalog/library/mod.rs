@@ -3,6 +3,7 @@
 //! queries that find them. The workflow and segmentation are
 //! `crate::library`.
 
+pub mod attachments;
 pub mod browse;
 pub mod knowledge_points;
 pub mod lessons;
