@@ -151,6 +151,9 @@ pub enum ApiError {
     /// An uploaded file that is no playable media (it has been deleted).
     #[error("not media: {0}")]
     NotMedia(crate::library::uploads::probe::Rejection),
+    /// A lesson attachment whose bytes are none of the accepted types.
+    #[error("attachment type refused")]
+    AttachmentRefused,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -168,11 +171,25 @@ impl From<crate::library::uploads::UploadError> for ApiError {
     }
 }
 
+impl From<crate::library::attachments::AttachmentError> for ApiError {
+    fn from(error: crate::library::attachments::AttachmentError) -> Self {
+        use crate::library::attachments::AttachmentError;
+        match error {
+            AttachmentError::TooLarge => ApiError::PayloadTooLarge,
+            AttachmentError::Refused => ApiError::AttachmentRefused,
+            AttachmentError::Catalog(e) => e.into(),
+            AttachmentError::Storage(e) => ApiError::Internal(e.to_string()),
+            AttachmentError::ClientGone(e) => ApiError::BadRequest(e),
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(error: CatalogError) -> Self {
         match error {
             CatalogError::NotFound => ApiError::NotFound,
             CatalogError::Invalid(fields) => ApiError::Invalid(fields),
+            CatalogError::InvalidRows { field, rows } => ApiError::InvalidRows { field, rows },
             CatalogError::Conflict(code) => ApiError::Conflict(code),
             CatalogError::Taken { field, code } => ApiError::Taken { field, code },
             CatalogError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
@@ -189,7 +206,6 @@ impl From<crate::library::review::ReviewError> for ApiError {
             ReviewError::CommentRequired => {
                 ApiError::Invalid(BTreeMap::from([("comment", "comment_required")]))
             }
-            CatalogError::InvalidRows { field, rows } => ApiError::InvalidRows { field, rows },
             ReviewError::CommentTooLong => {
                 ApiError::Invalid(BTreeMap::from([("comment", "too_long")]))
             }
@@ -391,6 +407,12 @@ impl IntoResponse for ApiError {
             ApiError::NotMedia(rejection) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 rejection.code(),
+                None,
+                BTreeMap::new(),
+            ),
+            ApiError::AttachmentRefused => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "attachment_type_refused",
                 None,
                 BTreeMap::new(),
             ),

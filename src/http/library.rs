@@ -15,6 +15,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use super::extract::Caller;
 use crate::auth::policy::{self, ViewerSchool};
+use crate::catalog::library::attachments::{self, Attachment};
 use crate::catalog::library::browse::{self, LessonFilter, LessonPage, QueueCounts, Sort, Viewer};
 use crate::catalog::library::is_partner_school;
 use crate::catalog::library::lessons::{self, Lesson, LessonUpdate, NewLesson};
@@ -73,6 +74,8 @@ pub struct LessonView {
     #[serde(flatten)]
     pub lesson: Lesson,
     pub review_steps: Vec<ReviewStep>,
+    /// Task sheet, slides, exercises (`/attachments`), oldest first.
+    pub attachments: Vec<Attachment>,
     pub can_edit: bool,
     pub can_decide: bool,
     pub can_curate: bool,
@@ -121,7 +124,6 @@ pub(super) async fn browse_viewer(state: &AppState, caller: &Caller) -> Result<V
     })
 }
 
-
 pub(super) async fn view(
     state: &AppState,
     caller: &Caller,
@@ -132,6 +134,7 @@ pub(super) async fn view(
     Ok(LessonView {
         lesson: lessons::get(&state.db, id).await?,
         review_steps: review_steps::steps(&state.db, id).await?,
+        attachments: attachments::list(&state.db, id).await?,
         can_edit: policy::can_edit_lesson(who, &facts),
         can_decide: policy::can_decide(who, &facts),
         can_curate: policy::can_curate_library(who),

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod interactive;
 pub mod jobs;
 pub mod library;
+pub mod library_attachments;
 pub mod library_media;
 pub mod library_terms;
 pub mod library_views;
@@ -143,6 +144,10 @@ pub struct AppState {
         library::review_queue,
         library_media::attach_media,
         library_media::lesson_file,
+        library_attachments::list_attachments,
+        library_attachments::add_attachment,
+        library_attachments::download_attachment,
+        library_attachments::remove_attachment,
         library_views::heartbeat,
         library_views::stats,
         library_terms::list_subjects,
@@ -198,6 +203,8 @@ pub fn router(state: AppState) -> Router {
         // tus chunks are streamed to storage with their own limit (what
         // the upload has left), never through the API's buffering limit.
         .merge(uploads::router())
+        // Attachments too: streamed to storage with their own limit.
+        .merge(library_attachments::router())
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(ui_or_not_found)

@@ -260,6 +260,69 @@ pub async fn check(once: &OnceChecks<'_>, main_school: &str) {
         404,
     )
     .await;
+    // Its attachments: added and removed by its own people while it is a
+    // draft, listed and downloaded by whoever sees it (for now: them).
+    let attachments = format!("{path}/attachments");
+    let attach = |who: &'static str| {
+        let url = format!("{attachments}?kind=task_sheet&name=任务单.pdf");
+        async move {
+            let mut r = server
+                .client
+                .post(server.url(&url))
+                .header("content-type", "application/octet-stream")
+                .body(&b"%PDF-1.4\n%%EOF\n"[..]);
+            if let Some(token) = once.tokens[who].as_deref() {
+                r = r.bearer_auth(token);
+            }
+            let response = r.send().await.unwrap();
+            SPEC.get().unwrap().checked("POST", &url, response).await
+        }
+    };
+    for who in refused(OWNERS) {
+        let want = if who == "anonymous" { 401 } else { 403 };
+        assert_eq!(attach(who).await.status(), want, "attaching as {who}");
+    }
+    let mut kept = Vec::new();
+    for _ in 0..2 {
+        let response = attach("teacher_main").await;
+        assert_eq!(response.status(), 201);
+        kept.push(id(&response.json::<Value>().await.unwrap()));
+    }
+    once.checked.borrow_mut().insert((
+        "POST".into(),
+        "/api/library/lessons/{id}/attachments".into(),
+    ));
+    once.check(
+        Method::DELETE,
+        "/api/library/lessons/{id}/attachments/{attachment}",
+        &format!("{attachments}/{}", kept[1]),
+        None,
+        &refused(OWNERS),
+        "teacher_main",
+        204,
+    )
+    .await;
+    let attachment = format!("{attachments}/{}", kept[0]);
+    once.check(
+        Method::GET,
+        "/api/library/lessons/{id}/attachments",
+        &attachments,
+        None,
+        &refused(OWNERS),
+        "teacher_main",
+        200,
+    )
+    .await;
+    once.check(
+        Method::GET,
+        "/api/library/lessons/{id}/attachments/{attachment}",
+        &attachment,
+        None,
+        &refused(OWNERS),
+        "teacher_main",
+        200,
+    )
+    .await;
     once.check(
         Method::POST,
         "/api/library/lessons/{id}/submit",
@@ -356,6 +419,14 @@ pub async fn check(once: &OnceChecks<'_>, main_school: &str) {
             403
         };
         assert_eq!(status, expected, "the published lesson as {person}");
+        // Its attachments reach exactly those who see it.
+        for url in [&attachments, &attachment] {
+            let status = once.status(person, Method::GET, url, None).await;
+            assert_eq!(
+                status, expected,
+                "{url} of the published lesson as {person}"
+            );
+        }
     }
     // Watching it is counted by whoever may see it; the counts are staff's.
     once.check(

@@ -279,6 +279,13 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("PATCH", "/api/library/lessons/{id}"),
     ("PUT", "/api/library/lessons/{id}/media"),
     ("GET", "/api/library/lessons/{id}/hls/{file}"),
+    ("POST", "/api/library/lessons/{id}/attachments"),
+    ("GET", "/api/library/lessons/{id}/attachments"),
+    ("GET", "/api/library/lessons/{id}/attachments/{attachment}"),
+    (
+        "DELETE",
+        "/api/library/lessons/{id}/attachments/{attachment}",
+    ),
     ("POST", "/api/library/lessons/{id}/submit"),
     ("POST", "/api/library/lessons/{id}/approve"),
     ("POST", "/api/library/lessons/{id}/reject"),

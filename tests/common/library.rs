@@ -19,8 +19,14 @@ pub struct Group {
 
 impl Group {
     pub async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// With other settings, as CLASSCAST_* environment variables.
+    pub async fn start_with(env: Vec<(&'static str, String)>) -> Self {
         let server = TestServer::start(ServerOptions {
             auth: true,
+            env,
             ..Default::default()
         })
         .await;

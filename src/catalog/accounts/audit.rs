@@ -105,6 +105,8 @@ pub const ACTIONS: &[&str] = &[
     "interactive_session_deleted",
     "lesson_created",
     "lesson_media_attached",
+    "lesson_attachment_added",
+    "lesson_attachment_removed",
     // `lesson_{decision}`: one per review decision (library::review::Decision).
     "lesson_submit",
     "lesson_approve",
