@@ -163,8 +163,17 @@ test('the 教研组 builds the tree, a teacher files a lesson under a point, a v
   await dialog.getByRole('button', { name: '创建并上传视频' }).click();
   await teacher.waitForURL(/#\/library\/lessons\//);
   const lessonId = teacher.url().split('/').pop();
-  const lesson = await apiCall(people.teacher, 'GET', `/api/library/lessons/${lessonId}`);
+  let lesson = await apiCall(people.teacher, 'GET', `/api/library/lessons/${lessonId}`);
   assert.deepEqual(lesson.knowledge_points.map((p) => p.id), [point.id]);
+  // On its page, the teacher files it under a second point too.
+  await teacher.getByRole('button', { name: '编辑信息' }).click();
+  dialog = teacher.getByRole('dialog', { name: '编辑信息' });
+  await pickPoint(teacher, dialog, '知识点', `小数${tag}`);
+  await dialog.locator('.el-dialog__title').click();
+  await dialog.getByRole('button', { name: '保存' }).click();
+  await teacher.locator('.lesson-points .point-tag', { hasText: `小数${tag}` }).waitFor();
+  lesson = await apiCall(people.teacher, 'GET', `/api/library/lessons/${lessonId}`);
+  assert.deepEqual(lesson.knowledge_points.map((p) => p.id).sort(), [point.id, tree[`小数${tag}`].id].sort());
   assert.equal(lesson.edition && lesson.edition.id, edition.id);
   assert.equal(lesson.chapter, '第八单元 分数的初步认识');
   await publish(lessonId);
@@ -195,6 +204,10 @@ test('the 教研组 builds the tree, a teacher files a lesson under a point, a v
   // The editor sees the same count, once the tree is read again.
   await editor.reload();
   await until('the editor sees the lesson counted', async () => (await node(editor, RENAMED).locator('.point-count').textContent().catch(() => '')) === '1 节');
+  // A point with a lesson filed under it stays, and the editor is told why.
+  await node(editor, `小数${tag}`).getByRole('button', { name: '删除知识点' }).click();
+  await editor.locator('.el-message-box').getByRole('button', { name: '删除知识点' }).click();
+  await editor.locator('[data-test="point-error"]').getByText(`无法删除“小数${tag}”：已有微课归在该知识点下`).waitFor();
 
   // The library's filters: edition, chapter, series, point.
   const library = await openPage(browser, t, `/#/library?subject=${math.id}&grade=${grade.id}`, { cookie: people.viewer.cookie });
