@@ -28,6 +28,7 @@ const ENUMS = {
   'library.step.': ['probing', 'loudness', 'transcoding', 'preview', 'publishing'],
   'library.decision.': ['submit', 'approve', 'reject', 'unpublish', 'feature', 'unfeature'],
   'library.level.': ['teaching_group', 'school', 'resource_center'],
+  'library.attachment_kind.': ['task_sheet', 'slides', 'exercises', 'other'],
   'stats.col.': ['lesson', 'school', 'knowledge_point'],
   'role.': ['system_admin', 'school_admin', 'resource_staff', 'reviewer', 'teacher', 'classroom_device', 'viewer'],
   'review_level.': ['teaching_group', 'school', 'resource_center'],

@@ -6,7 +6,8 @@
 // 教研组 reviewer sees it counted in the header and approves it from the
 // queue, the school reviewer sends it back with a comment, the teacher
 // resubmits, every level approves, and a viewer of the school finds it by
-// searching 分数, the match marked; the resource center sees the view
+// searching 分数, the match marked, and downloads the task sheet (PDF) the
+// teacher attached; the resource center sees the view
 // counted in the statistics and exports them as CSV.
 //
 //   CLASSCAST_URL=… CLASSCAST_ADMIN=… CLASSCAST_ADMIN_PASSWORD=… node --test tests/library.test.mjs
@@ -14,9 +15,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { apiCall, assertPlaying, choose, launch, openPage, screenshot, signIn, until } from './lib.mjs';
 
 const ADMIN = process.env.CLASSCAST_ADMIN;
@@ -24,6 +25,19 @@ const PASSWORD = process.env.CLASSCAST_ADMIN_PASSWORD;
 const PW = 'library-test-pw';
 const CHUNK = 8 * 1024 * 1024;
 const tag = Date.now() % 100000;
+// A one-page PDF, as small as a reader accepts (offsets in the xref).
+const PDF = (() => {
+  const objects = ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>'];
+  let text = '%PDF-1.4\n';
+  const offsets = objects.map((object, i) => {
+    const at = text.length;
+    text += `${i + 1} 0 obj\n${object}\nendobj\n`;
+    return at;
+  });
+  const xref = text.length;
+  text += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  return Buffer.from(`${text}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`);
+})();
 let browser;
 let admin;
 let people;
@@ -117,6 +131,20 @@ test('a teacher uploads a lesson, it is reviewed at three levels, and a viewer f
   await choose(page, page, '倍速', '1.5×');
   assert.equal(await page.evaluate(() => document.getElementById('player').playbackRate), 1.5);
   await screenshot(page, 'library-lesson');
+
+  // Its practice questions as a PDF: listed with kind and name once the
+  // server has typed it, and downloaded as the very same bytes.
+  const sheet = join(dirname(video), '检测习题.pdf');
+  writeFileSync(sheet, PDF);
+  await choose(page, page, '类型', '检测习题');
+  await page.locator('[data-test="attachment-input"]').setInputFiles(sheet);
+  const attachment = page.locator('[data-test="attachments"] .el-table__row', { hasText: '检测习题.pdf' });
+  await attachment.waitFor();
+  assert.match(await attachment.textContent(), /检测习题\s*检测习题\.pdf/);
+  const [download] = await Promise.all([page.waitForEvent('download'), attachment.locator('[data-test="attachment-link"]').click()]);
+  assert.equal(download.suggestedFilename(), '检测习题.pdf');
+  assert.deepEqual(readFileSync(await download.path()), PDF);
+  await screenshot(page, 'library-attachments');
   await page.getByRole('button', { name: '提交评审' }).click();
   await page.locator('.lesson-state[data-state="review_teaching_group"]').waitFor();
 
@@ -153,6 +181,15 @@ test('a teacher uploads a lesson, it is reviewed at three levels, and a viewer f
   await hit.locator('a').click();
   await viewer.locator('.review-steps li').nth(5).waitFor();
   await assertPlaying(viewer);
+  // The viewer sees the attachment, and may not change it.
+  const viewed = viewer.locator('[data-test="attachments"] .el-table__row', { hasText: '检测习题.pdf' });
+  await viewed.waitFor();
+  assert.equal(await viewer.locator('[data-test="attachment-input"], [data-test="attachment-delete"]').count(), 0);
+  const href = await viewed.locator('[data-test="attachment-link"]').getAttribute('href');
+  const got = await fetch(`${process.env.CLASSCAST_URL}${href}`, { headers: { cookie: people.viewer.cookie } });
+  assert.equal(got.status, 200);
+  assert.equal(got.headers.get('content-type'), 'application/pdf');
+  assert.deepEqual(Buffer.from(await got.arrayBuffer()), PDF);
 
   // The resource center sees the viewer's view in the statistics, and can
   // take them away as CSV.

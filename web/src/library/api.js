@@ -23,6 +23,11 @@ export const library = {
   updateLesson: (lid, body) => request('PATCH', `/api/library/lessons/${id(lid)}`, body),
   attachMedia: (lid, uploadId) => request('PUT', `/api/library/lessons/${id(lid)}/media`, { upload_id: uploadId }),
   act: (lid, action, body = {}) => request('POST', `/api/library/lessons/${id(lid)}/${action}`, body),
+  /** The body is the file itself; the server types it by its bytes. */
+  addAttachment: (lid, kind, file) =>
+    request('POST', `/api/library/lessons/${id(lid)}/attachments${query({ kind, name: file.name })}`, file, { contentType: 'application/octet-stream' }),
+  removeAttachment: (lid, aid) => request('DELETE', `/api/library/lessons/${id(lid)}/attachments/${id(aid)}`),
+  attachmentUrl: (lid, aid) => `/api/library/lessons/${id(lid)}/attachments/${id(aid)}`,
   feature: (lid, featured) => request('PUT', `/api/library/lessons/${id(lid)}/featured`, { featured }),
   queue: () => request('GET', '/api/library/queue'),
   heartbeat: (lid, seconds) => request('POST', `/api/library/lessons/${id(lid)}/views`, { seconds }),
