@@ -30,8 +30,10 @@ pub fn stats_range(
     now: DateTime<Utc>,
 ) -> Option<(NaiveDate, NaiveDate)> {
     let to = to.unwrap_or_else(|| (now + TimeDelta::hours(14)).date_naive());
-    let from =
-        from.unwrap_or_else(|| to.checked_sub_days(Days::new(DEFAULT_STATS_DAYS)).unwrap_or(to));
+    let from = from.unwrap_or_else(|| {
+        to.checked_sub_days(Days::new(DEFAULT_STATS_DAYS))
+            .unwrap_or(to)
+    });
     let span = (to - from).num_days();
     (span >= 0 && span as u64 <= MAX_STATS_DAYS).then_some((from, to))
 }
@@ -120,7 +122,10 @@ mod tests {
             Some((day("2026-11-05"), day("2026-12-05")))
         );
         let morning = Utc.with_ymd_and_hms(2026, 12, 4, 1, 0, 0).unwrap();
-        assert_eq!(stats_range(None, None, morning).unwrap().1, day("2026-12-04"));
+        assert_eq!(
+            stats_range(None, None, morning).unwrap().1,
+            day("2026-12-04")
+        );
         // What is asked for is kept, and checked.
         let asked = (Some(day("2026-09-01")), Some(day("2026-09-30")));
         assert_eq!(
@@ -133,7 +138,9 @@ mod tests {
             None
         );
         assert_eq!(
-            stats_range(None, Some(day("2026-09-30")), evening).unwrap().0,
+            stats_range(None, Some(day("2026-09-30")), evening)
+                .unwrap()
+                .0,
             day("2026-08-31")
         );
     }
