@@ -113,6 +113,7 @@ bench: db deps-test web
 	./benches/going_live.sh 10
 	./benches/sign_in_under_attack.sh 20
 	$(CARGO) bench --bench recorder
+	./benches/tus_upload.sh
 
 clean-data:
 	rm -rf data

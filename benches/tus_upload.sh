@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CLASSCAST_BIN:-target/release/classcast}
-for tool in curl ffmpeg node; do command -v $tool >/dev/null || { echo "$tool missing (make deps-test)" >&2; exit 1; }; done
+for tool in curl ffmpeg node nginx; do command -v $tool >/dev/null || { echo "$tool missing (make deps-test)" >&2; exit 1; }; done
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 [ -d web/node_modules/tus-js-client ] || { echo "tus-js-client missing: make web" >&2; exit 1; }
 
@@ -21,6 +21,7 @@ db="classcast_bench_$$"
 export DATABASE_URL="postgres://classcast:classcast@127.0.0.1:5432/$db"
 server=""
 cleanup() {
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "$server" ] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
   psql "postgres://classcast:classcast@127.0.0.1:5432/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -61,6 +62,30 @@ rss() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$server/status"; }
 now() { date +%s.%N; }
 mbps() { python3 -c "print(f'{$1/1048576/($3-$2):.0f}')"; }
 
+# The peer: nginx taking the same file as one HTTP PUT (WebDAV module),
+# written to a temporary file on the same disk and renamed into place, as
+# classcast writes its parts and joins them. nginx does less: no tus
+# offsets, no probe of the file at the end.
+nginx_port=$(free_port SOCK_STREAM)
+mkdir -p "$work/nginx/store"
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nginx_port; root $work/nginx/store;
+    client_max_body_size 0;
+    location / { dav_methods PUT DELETE; create_full_put_path on; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf"
+
 echo "server: $bin; RSS at start $(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$server/status) MiB"
 printf '%-8s %-14s %8s %14s\n' size client MB/s "peak RSS MiB"
 for f in 200mb.mp4 1gb.mp4; do
@@ -79,4 +104,10 @@ for f in 200mb.mp4 1gb.mp4; do
   t1=$(now)
   [ "$code" = 204 ] || { echo "curl upload of $f: $code" >&2; exit 1; }
   printf '%-8s %-14s %8s %14s\n' "${f%.mp4}" curl "$(mbps "$size" "$t0" "$t1")" "$(rss)"
+  t0=$(now)
+  code=$(curl -s -o /dev/null -w '%{http_code}' -T "$work/$f" "http://127.0.0.1:$nginx_port/$f")
+  t1=$(now)
+  [ "$code" = 201 ] || { echo "nginx PUT of $f: $code" >&2; exit 1; }
+  printf '%-8s %-14s %8s %14s\n' "${f%.mp4}" "curl → nginx" "$(mbps "$size" "$t0" "$t1")" "-"
+  rm -f "$work/nginx/store/$f"
 done
