@@ -6,7 +6,8 @@
 //! file leaves nothing in the bucket. The whole way on: the upload made a
 //! lesson's video, transcoded by the worker from the bucket into the
 //! bucket, and played through the lesson's HLS route, every segment
-//! decoded, with nothing of it on the server's disk.
+//! decoded, with nothing of it on the server's disk; and the lesson's
+//! attachment kept in, served from and deleted from the bucket.
 
 mod common;
 
@@ -181,4 +182,65 @@ async fn uploads_work_on_s3_storage() {
         "nothing of it on the server's disk"
     );
     assert!(files(&server.media.path().join("staging")).is_empty());
+
+    // The lesson's attachments are kept in the bucket too, served from it,
+    // and deleted from it; a refused one never reaches it.
+    let sheet =
+        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+    let url = |rest: &str| server.url(&format!("/api/library/lessons/{lesson}/attachments{rest}"));
+    let send = |body: &'static [u8]| {
+        server
+            .client
+            .post(url("?kind=task_sheet&name=sheet.pdf"))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        send(b"\x7fELF\x02\x01\x01 a program")
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    let response = send(sheet).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let added: serde_json::Value = response.json().await.unwrap();
+    let id = added["id"].as_str().unwrap();
+    let in_bucket = |id: &str| {
+        files(&root.path().join(BUCKET))
+            .into_iter()
+            .filter(|p| {
+                p.to_string_lossy()
+                    .contains(&format!("/library/{lesson}/attachments/{id}"))
+            })
+            .collect::<Vec<_>>()
+    };
+    let stored = in_bucket("");
+    assert_eq!(stored.len(), 1, "only the accepted one: {stored:?}");
+    assert_eq!(std::fs::read(&stored[0]).unwrap(), sheet);
+    let got = server
+        .client
+        .get(url(&format!("/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    assert_eq!(&got.bytes().await.unwrap()[..], sheet);
+    let gone = server
+        .client
+        .delete(url(&format!("/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    assert!(in_bucket(id).is_empty());
+    assert!(
+        !server.media.path().join("objects").exists()
+            || files(&server.media.path().join("objects")).is_empty(),
+        "nothing of the attachment on the server's disk"
+    );
 }
