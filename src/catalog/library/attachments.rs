@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::catalog::CatalogError;
-use crate::library::attachments::Kind;
+use crate::library::attachments::kind::Kind;
 
 /// An attachment as the lesson page lists it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]

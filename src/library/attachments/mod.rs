@@ -12,16 +12,17 @@
 //! object. Who may add or remove is `auth::policy`'s answer, not this
 //! module's.
 
+pub mod kind;
 pub mod sniff;
+
+pub use kind::{Kind, UnknownKind};
 
 use std::time::Duration;
 
 use axum::body::{Body, BodyDataStream};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::catalog::library::attachments::{self as rows, Attachment};
@@ -36,47 +37,6 @@ pub const MAX_NAME_CHARS: usize = 200;
 const DRAIN_FACTOR: u64 = 16;
 /// And for at most this long.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
-
-/// What an attachment is for, as the lesson page groups them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// 学习任务单
-    TaskSheet,
-    Slides,
-    /// 检测习题
-    Exercises,
-    Other,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::TaskSheet => "task_sheet",
-            Kind::Slides => "slides",
-            Kind::Exercises => "exercises",
-            Kind::Other => "other",
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown attachment kind {0:?}")]
-pub struct UnknownKind(String);
-
-impl TryFrom<String> for Kind {
-    type Error = UnknownKind;
-
-    fn try_from(text: String) -> Result<Self, UnknownKind> {
-        Ok(match text.as_str() {
-            "task_sheet" => Kind::TaskSheet,
-            "slides" => Kind::Slides,
-            "exercises" => Kind::Exercises,
-            "other" => Kind::Other,
-            _ => return Err(UnknownKind(text)),
-        })
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
@@ -336,13 +296,5 @@ mod tests {
         assert!(drains_before_refusal(2 * mib, mib, false));
         assert!(!drains_before_refusal(2 * mib, mib, true));
         assert!(!drains_before_refusal(100 * mib, mib, false));
-    }
-
-    #[test]
-    fn kinds_read_back_from_their_column() {
-        for kind in [Kind::TaskSheet, Kind::Slides, Kind::Exercises, Kind::Other] {
-            assert_eq!(Kind::try_from(kind.as_str().to_string()).unwrap(), kind);
-        }
-        assert!(Kind::try_from("video".to_string()).is_err());
     }
 }
