@@ -36,6 +36,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Rewrite every micro-lesson's search words, after an upgrade that
+    /// changed the Chinese segmenter or its subject vocabulary. Safe while
+    /// servers run; running it again is harmless.
+    ReindexLibrary {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Administer accounts from the server's shell.
     Admin {
         #[command(subcommand)]
@@ -133,6 +140,15 @@ async fn main() -> anyhow::Result<()> {
             let db = classcast::server::connect(&config).await?;
             sqlx::migrate!("./migrations").run(&db).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::ReindexLibrary { config } => {
+            let config = classcast::config::Config::load(config.as_deref())?;
+            let db = classcast::server::connect(&config).await?;
+            let done = classcast::catalog::library::search_index::reindex_all(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("search words rewritten for {done} micro-lessons");
             Ok(())
         }
     }

@@ -200,6 +200,10 @@ pub async fn update(
     if done.rows_affected() == 0 {
         return Err(CatalogError::NotFound);
     }
+    if update.name.is_some() {
+        // The lessons filed under it are found by its name.
+        super::search_index::reindex_point(&mut tx, id).await?;
+    }
     tx.commit().await?;
     get(db, id).await
 }

@@ -13,9 +13,9 @@ use crate::auth::policy::LessonFacts;
 use crate::catalog::{CatalogError, Validation};
 use crate::library::Visibility;
 use crate::library::review::{LessonState, Review};
-use crate::library::search;
 
 use super::media::{LessonMedia, MediaColumns};
+use super::search_index::reindex;
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 5000;
@@ -413,44 +413,6 @@ async fn check_teacher_and_points(
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-/// Rewrites the search columns from what the lesson says now.
-async fn reindex(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(), CatalogError> {
-    let (title, description, series, tags, teacher, points): (
-        String,
-        String,
-        String,
-        Vec<String>,
-        String,
-        Vec<String>,
-    ) = sqlx::query_as(
-        "SELECT l.title, l.description, l.series, l.tags, l.teacher_name,
-                COALESCE(array_agg(k.name ORDER BY k.name) FILTER (WHERE k.id IS NOT NULL), '{}')
-         FROM micro_lessons l
-         LEFT JOIN micro_lesson_knowledge_points p ON p.lesson_id = l.id
-         LEFT JOIN knowledge_points k ON k.id = p.knowledge_point_id
-         WHERE l.id = $1 GROUP BY l.id",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    // Segmenting is CPU work of well under a millisecond for a lesson.
-    let indexed = search::index(&search::Document {
-        title: &title,
-        knowledge_points: points.iter().map(String::as_str).collect(),
-        series: &series,
-        tags: tags.iter().map(String::as_str).collect(),
-        teacher: &teacher,
-        description: &description,
-    });
-    sqlx::query("UPDATE micro_lessons SET search = $2::tsvector, search_text = $3 WHERE id = $1")
-        .bind(id)
-        .bind(&indexed.tsvector)
-        .bind(&indexed.text)
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod knowledge_points;
 pub mod lessons;
 pub mod media;
 pub mod review_steps;
+pub mod search_index;
 pub mod terms;
 pub mod uploads;
 pub mod views;

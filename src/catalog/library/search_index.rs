@@ -1,0 +1,108 @@
+//! A lesson's search columns (`search`, `search_text`), written by the
+//! application because PostgreSQL cannot segment Chinese (see
+//! `library::search`). They hold words from the lesson's own columns and
+//! from the names of its knowledge points, so they are rewritten when
+//! either changes: a lesson edited (`lessons`), a knowledge point renamed
+//! (`knowledge_points`), and, for all lessons at once, when the segmenter
+//! or its subject vocabulary changed with an upgrade
+//! (`classcast reindex-library`).
+
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::catalog::CatalogError;
+use crate::library::search;
+
+/// Lessons rewritten per transaction by `reindex_all`: small enough that
+/// no row stays locked for long on a running server, large enough that a
+/// million lessons take minutes, not hours.
+const BATCH: i64 = 500;
+
+/// Rewrites the search columns from what the lesson says now.
+pub(super) async fn reindex(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> Result<(), CatalogError> {
+    let (title, description, series, tags, teacher, points): (
+        String,
+        String,
+        String,
+        Vec<String>,
+        String,
+        Vec<String>,
+    ) = sqlx::query_as(
+        "SELECT l.title, l.description, l.series, l.tags, l.teacher_name,
+                COALESCE(array_agg(k.name ORDER BY k.name) FILTER (WHERE k.id IS NOT NULL), '{}')
+         FROM micro_lessons l
+         LEFT JOIN micro_lesson_knowledge_points p ON p.lesson_id = l.id
+         LEFT JOIN knowledge_points k ON k.id = p.knowledge_point_id
+         WHERE l.id = $1 GROUP BY l.id",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    // Segmenting is CPU work of well under a millisecond for a lesson.
+    let indexed = search::index(&search::Document {
+        title: &title,
+        knowledge_points: points.iter().map(String::as_str).collect(),
+        series: &series,
+        tags: tags.iter().map(String::as_str).collect(),
+        teacher: &teacher,
+        description: &description,
+    });
+    sqlx::query("UPDATE micro_lessons SET search = $2::tsvector, search_text = $3 WHERE id = $1")
+        .bind(id)
+        .bind(&indexed.tsvector)
+        .bind(&indexed.text)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Rewrites the lessons filed under a knowledge point, in the transaction
+/// that renamed it, so a search finds them by the new name as soon as the
+/// rename is seen, and never by the old one after it.
+pub(super) async fn reindex_point(
+    tx: &mut Transaction<'_, Postgres>,
+    point: Uuid,
+) -> Result<u64, CatalogError> {
+    let lessons: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT lesson_id FROM micro_lesson_knowledge_points
+         WHERE knowledge_point_id = $1 ORDER BY lesson_id",
+    )
+    .bind(point)
+    .fetch_all(&mut **tx)
+    .await?;
+    for &lesson in &lessons {
+        reindex(tx, lesson).await?;
+    }
+    Ok(lessons.len() as u64)
+}
+
+/// Rewrites every lesson's search columns, in batches of `BATCH` in id
+/// order, each its own transaction: safe beside a running server (a lesson
+/// edited meanwhile is rewritten from its new text by whichever comes
+/// last, and both read the same columns) and resumable by running again.
+/// Returns how many lessons were rewritten.
+pub async fn reindex_all(db: &PgPool) -> Result<u64, CatalogError> {
+    let mut after = Uuid::nil();
+    let mut done = 0u64;
+    loop {
+        let mut tx = db.begin().await?;
+        let ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM micro_lessons WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(BATCH)
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some(&last) = ids.last() else {
+            return Ok(done);
+        };
+        for &id in &ids {
+            reindex(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        done += ids.len() as u64;
+        after = last;
+    }
+}
