@@ -4,7 +4,8 @@
 //! bytes named `.pdf`, or a zip that is no Office file, is refused with its
 //! code, and so is a file over the limit, whether it says so or not; a
 //! refused file leaves no row and no object. They reach exactly the
-//! lesson's audience, and only its editors change them.
+//! lesson's audience, and only its editors change them. Downloads answer
+//! byte ranges (206, 416), as PDF viewers and resuming downloads ask.
 
 mod common;
 
@@ -377,6 +378,76 @@ async fn lesson_attachments_are_checked_and_served_to_the_lessons_audience() {
         assert_eq!(decoded, *name);
         assert_eq!(response.bytes().await.unwrap().to_vec(), *bytes, "{name}");
     }
+    // Ranges, as a PDF viewer and a resuming download ask for them: the
+    // bytes asked for (206), or 416 for a range outside the file.
+    let sheet = pdf();
+    let len = sheet.len();
+    let ranged = |range: &'static str, if_range: Option<String>| {
+        let mut r = g
+            .server
+            .client
+            .get(g.server.url(&lesson.path(&format!("/{}", kept[0]))))
+            .bearer_auth(&author)
+            .header("range", range);
+        if let Some(tag) = if_range {
+            r = r.header("if-range", tag);
+        }
+        r.send()
+    };
+    let whole = lesson.download(&author, &kept[0]).await;
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    let etag = whole.headers()["etag"].to_str().unwrap().to_string();
+    for (range, part) in [
+        ("bytes=9-28", 9..29),
+        ("bytes=100-", 100..len),
+        ("bytes=-16", len - 16..len),
+        ("bytes=0-99999", 0..len),
+    ] {
+        let response = ranged(range, None).await.unwrap();
+        assert_eq!(response.status(), 206, "{range}");
+        assert_eq!(
+            response.headers()["content-range"],
+            format!("bytes {}-{}/{len}", part.start, part.end - 1).as_str(),
+            "{range}"
+        );
+        assert_eq!(response.headers()["content-type"], "application/pdf");
+        assert_eq!(
+            response.bytes().await.unwrap().to_vec(),
+            sheet[part].to_vec(),
+            "{range}"
+        );
+    }
+    let response = ranged("bytes=100000-", None).await.unwrap();
+    assert_eq!(response.status(), 416);
+    assert_eq!(
+        response.headers()["content-range"],
+        format!("bytes */{len}").as_str()
+    );
+    let refused: Value = response.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "range_not_satisfiable");
+    // Resuming the same file keeps the range; another file's tag gets it whole.
+    let response = ranged("bytes=9-28", Some(etag)).await.unwrap();
+    assert_eq!(response.status(), 206);
+    let response = ranged("bytes=9-28", Some("\"another\"".into()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().to_vec(), sheet);
+    // Several ranges at once are answered with the whole file.
+    let response = ranged("bytes=0-1,5-9", None).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().len(), len);
+    // A stranger gets no part of it either.
+    let stranger_part = g
+        .server
+        .client
+        .get(g.server.url(&lesson.path(&format!("/{}", kept[0]))))
+        .bearer_auth(&colleague)
+        .header("range", "bytes=0-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger_part.status(), 403);
     // The lesson's own JSON lists them, oldest first.
     let (_, view) = g
         .call(

@@ -154,6 +154,10 @@ pub enum ApiError {
     /// A lesson attachment whose bytes are none of the accepted types.
     #[error("attachment type refused")]
     AttachmentRefused,
+    /// A `Range` that lies outside the file of this many bytes: 416 with
+    /// `Content-Range: bytes */{len}`, as RFC 9110 asks.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable(u64),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -416,6 +420,12 @@ impl IntoResponse for ApiError {
                 None,
                 BTreeMap::new(),
             ),
+            ApiError::RangeNotSatisfiable(_) => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                None,
+                BTreeMap::new(),
+            ),
             ApiError::Internal(detail) => {
                 // Logged in full here, answered briefly: details of the
                 // database are not for the browser.
@@ -448,6 +458,13 @@ impl IntoResponse for ApiError {
                 "tus-version",
                 axum::http::HeaderValue::from_static(crate::library::uploads::tus::VERSION),
             );
+        }
+        if let ApiError::RangeNotSatisfiable(len) = self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&format!("bytes */{len}"))
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_RANGE, value);
         }
         let retry_after = match self {
             ApiError::TooManyAttempts(seconds)

@@ -22,6 +22,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::AppState;
+use super::byte_range::{ByteRange, byte_range};
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use super::extract::Caller;
 use super::library::{actor, viewer_school};
@@ -138,32 +139,85 @@ pub async fn add_attachment(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-/// The file as it was attached, under its own name and sniffed type.
+/// The file as it was attached, under its own name and sniffed type. A
+/// single `Range: bytes=a-b`, `a-` or `-n` is answered with 206 and those
+/// bytes (read from the store alone), one outside the file with 416; an
+/// attachment's bytes never change under its id, so its id is its `ETag`
+/// and `If-Range` with it keeps the range (resuming a download).
 #[utoipa::path(get, path = "/api/library/lessons/{id}/attachments/{attachment}",
-    params(("id" = Uuid, Path), ("attachment" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("attachment" = Uuid, Path),
+        ("Range" = Option<String>, Header, description = "one byte range, e.g. bytes=0-1023")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
+        (status = 206, description = "the bytes asked for", content_type = "application/octet-stream"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 416, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn download_attachment(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, attachment)): Path<(Uuid, Uuid)>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_view(&state, &caller, id).await?;
     let found = rows::get(&state.db, id, attachment).await?;
-    let (size, stream) = match state.storage.get_stream(&found.storage_key).await {
-        Ok(found) => found,
-        Err(StorageError::NotFound(_)) => return Err(ApiError::NotFound),
-        Err(e) => return Err(ApiError::Internal(e.to_string())),
+    let len = u64::try_from(found.byte_size).unwrap_or(0);
+    let etag = format!("\"{}\"", found.id);
+    // A validator that is not this file's (or a date, which we never
+    // send) means the client's copy is another: it gets the whole file.
+    let same_file = request
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
+    let range = request
+        .get(header::RANGE)
+        .filter(|_| same_file)
+        .and_then(|v| v.to_str().ok());
+    let missing = |e: StorageError| match e {
+        StorageError::NotFound(_) => ApiError::NotFound,
+        e => ApiError::Internal(e.to_string()),
     };
-    let mut response = Body::from_stream(stream).into_response();
+    let mut response = match byte_range(range, len) {
+        ByteRange::Whole => {
+            let (size, stream) = state
+                .storage
+                .get_stream(&found.storage_key)
+                .await
+                .map_err(missing)?;
+            let mut response = Body::from_stream(stream).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, size.into());
+            response
+        }
+        ByteRange::Part(part) => {
+            let stream = state
+                .storage
+                .get_range_stream(&found.storage_key, part.clone())
+                .await
+                .map_err(missing)?;
+            let mut response = Body::from_stream(stream).into_response();
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_LENGTH, (part.end - part.start).into());
+            // Digits and punctuation: always a valid header value.
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("bytes {}-{}/{len}", part.start, part.end - 1))
+            {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+            response
+        }
+        ByteRange::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable(len)),
+    };
     let headers = response.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // A quoted uuid: always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
     // Sniffed and stored by us: always a valid header value.
     let content_type = HeaderValue::from_str(&found.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::CONTENT_LENGTH, size.into());
     // Percent-encoded, quoted ASCII: always a valid header value.
     if let Ok(disposition) =
         HeaderValue::from_str(&attachments::content_disposition(&found.file_name))

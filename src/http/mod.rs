@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod body_limit;
+mod byte_range;
 pub mod classrooms;
 pub mod error;
 pub mod extract;

@@ -142,6 +142,25 @@ impl MediaStore {
         Ok((size, found.into_stream().map_err(StorageError::from)))
     }
 
+    /// Some bytes of an object as they are read (a `Range` request on a
+    /// download), never the whole object: S3 is asked for the range alone.
+    pub async fn get_range_stream(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<impl Stream<Item = Result<Bytes, StorageError>> + use<>, StorageError> {
+        let options = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        let found = self
+            .store
+            .get_opts(&Key::from(key), options)
+            .await
+            .map_err(not_found(key))?;
+        Ok(found.into_stream().map_err(StorageError::from))
+    }
+
     /// Writes one object from bytes already in memory.
     pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         self.store.put(&Key::from(key), data.into()).await?;
@@ -394,6 +413,14 @@ mod tests {
             &store.read_range("u/1/file", 6..11).await.unwrap()[..],
             b"world"
         );
+        let streamed: Vec<Bytes> = store
+            .get_range_stream("u/1/file", 2..7)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(streamed.concat(), b"llo w");
         let copy = store.get_to_local("u/1/file").await.unwrap();
         assert_eq!(std::fs::read(&copy.path).unwrap(), b"hello world");
         assert!(store.exists("u/1/a").await.unwrap());
