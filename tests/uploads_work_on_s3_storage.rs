@@ -7,7 +7,8 @@
 //! lesson's video, transcoded by the worker from the bucket into the
 //! bucket, and played through the lesson's HLS route, every segment
 //! decoded, with nothing of it on the server's disk; and the lesson's
-//! attachment kept in, served from and deleted from the bucket.
+//! attachment kept in, served (whole and by range) from and deleted from
+//! the bucket; and the lesson deleted, its prefixes emptied in the bucket.
 
 mod common;
 
@@ -229,6 +230,21 @@ async fn uploads_work_on_s3_storage() {
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "application/pdf");
     assert_eq!(&got.bytes().await.unwrap()[..], sheet);
+    // A range is read from the bucket alone.
+    let part = server
+        .client
+        .get(url(&format!("/{id}")))
+        .bearer_auth(&token)
+        .header("range", "bytes=9-20")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 9-20/{}", sheet.len()).as_str()
+    );
+    assert_eq!(&part.bytes().await.unwrap()[..], &sheet[9..21]);
     let gone = server
         .client
         .delete(url(&format!("/{id}")))
@@ -243,4 +259,36 @@ async fn uploads_work_on_s3_storage() {
             || files(&server.media.path().join("objects")).is_empty(),
         "nothing of the attachment on the server's disk"
     );
+
+    // Deleting the lesson empties its prefixes in the bucket, and takes
+    // the upload its video was made from.
+    let response = server
+        .client
+        .post(url("?kind=slides&name=slides.pdf"))
+        .bearer_auth(&token)
+        .body(&sheet[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(in_bucket("").len(), 1);
+    let gone = server
+        .client
+        .delete(server.url(&format!("/api/library/lessons/{lesson}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let left: Vec<PathBuf> = files(&root.path().join(BUCKET))
+        .into_iter()
+        .filter(|p| {
+            let p = p.to_string_lossy();
+            p.contains(&format!("/lessons/{lesson}/"))
+                || p.contains(&format!("/library/{lesson}/"))
+                || p.contains("/uploads/")
+        })
+        .collect();
+    assert!(left.is_empty(), "left in the bucket: {left:?}");
+    assert_eq!(uploads::rows(&server), (0, 0));
 }

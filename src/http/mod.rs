@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod library;
 pub mod library_attachments;
 pub mod library_media;
+pub mod library_removal;
 pub mod library_terms;
 pub mod library_views;
 pub mod media;
@@ -137,6 +138,7 @@ pub struct AppState {
         library::create_lesson,
         library::get_lesson,
         library::update_lesson,
+        library_removal::delete_lesson,
         library::submit_lesson,
         library::approve_lesson,
         library::reject_lesson,
@@ -185,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(library::router())
         .merge(library_terms::router())
         .merge(library_media::router())
+        .merge(library_removal::router())
         .merge(library_views::router())
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.

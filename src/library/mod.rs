@@ -12,6 +12,7 @@
 pub mod attachments;
 pub mod files;
 pub mod jobs;
+pub mod removal;
 pub mod review;
 pub mod search;
 pub mod uploads;

@@ -12,6 +12,7 @@
 mod common;
 mod interactive;
 mod jobs;
+mod lesson_deletion;
 mod library;
 mod requests;
 mod rules;
@@ -600,6 +601,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     jobs::check(&once).await;
     uploads::check(&once, &fixture).await;
     library::check(&once, &fixture.main_school).await;
+    lesson_deletion::check(&once, &fixture.main_school).await;
     let checked = once.checked.into_inner();
     for (method, path) in CHECKED_SEPARATELY {
         let elsewhere = OTHER_TESTS.iter().any(|(m, p, _)| m == method && p == path);

@@ -277,6 +277,7 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("POST", "/api/library/lessons"),
     ("GET", "/api/library/lessons/{id}"),
     ("PATCH", "/api/library/lessons/{id}"),
+    ("DELETE", "/api/library/lessons/{id}"),
     ("PUT", "/api/library/lessons/{id}/media"),
     ("GET", "/api/library/lessons/{id}/hls/{file}"),
     ("POST", "/api/library/lessons/{id}/attachments"),

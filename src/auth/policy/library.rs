@@ -75,6 +75,38 @@ pub fn can_submit_lesson(who: &Principal, lesson: &LessonFacts) -> bool {
     owns_lesson(who, lesson)
 }
 
+/// What deleting a lesson for good comes to for someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LessonDeletion {
+    Allowed,
+    /// Theirs, but not now: in review or once in the library (409).
+    NotNow,
+    /// Not theirs to delete, or not theirs to see (403, as the lesson's
+    /// other routes answer).
+    Refused,
+}
+
+/// Deleting a lesson, its files and its history: library staff, any
+/// lesson of the group (published ones included: taking one out of the
+/// library for good is the resource center's call); its author only
+/// while it is a draft or sent back. Not in review (a reviewer is deciding
+/// on it), nor published or unpublished (it was in the library: its views
+/// and review history are the library's, and staff decide).
+pub fn lesson_deletion(who: &Principal, lesson: &LessonFacts) -> LessonDeletion {
+    if is_library_staff(who) {
+        return LessonDeletion::Allowed;
+    }
+    if !is_author(who, lesson) {
+        return LessonDeletion::Refused;
+    }
+    match lesson.state {
+        LessonState::Draft | LessonState::Rejected => LessonDeletion::Allowed,
+        LessonState::Submitted(_) | LessonState::Published | LessonState::Unpublished => {
+            LessonDeletion::NotNow
+        }
+    }
+}
+
 /// Deciding at `level`: a reviewer of that level; for 教研组 of the
 /// lesson's school and subject, for 学校 of its school, for 资源中心
 /// anywhere in the group. Nobody decides on a lesson they wrote.
@@ -352,5 +384,40 @@ mod tests {
         let center = person(None, &[reviewer(ReviewLevel::ResourceCenter, None)]);
         assert!(can_curate_library(&center));
         assert!(!can_curate_library(&teacher));
+    }
+
+    #[test]
+    fn authors_delete_drafts_and_returned_lessons_and_staff_delete_any() {
+        let [school, math] = ids();
+        let author = person(Some(school), &[RoleGrant::plain(Role::Teacher)]);
+        let colleague = person(Some(school), &[RoleGrant::plain(Role::Teacher)]);
+        let admin = person(Some(school), &[RoleGrant::plain(Role::SchoolAdmin)]);
+        let center = person(None, &[reviewer(ReviewLevel::ResourceCenter, None)]);
+        let staff = person(None, &[RoleGrant::plain(Role::ResourceStaff)]);
+        let operator = person(None, &[RoleGrant::plain(Role::SystemAdmin)]);
+        let theirs = |state| LessonFacts {
+            author_id: Some(author.user_id),
+            visibility: Visibility::Partners,
+            ..lesson(school, math, state)
+        };
+        use LessonDeletion::*;
+        for (state, by_author) in [
+            (LessonState::Draft, Allowed),
+            (LessonState::Rejected, Allowed),
+            (LessonState::Submitted(ReviewLevel::TeachingGroup), NotNow),
+            (LessonState::Submitted(ReviewLevel::ResourceCenter), NotNow),
+            (LessonState::Published, NotNow),
+            (LessonState::Unpublished, NotNow),
+        ] {
+            let facts = theirs(state);
+            assert_eq!(lesson_deletion(&author, &facts), by_author, "{state:?}");
+            assert_eq!(lesson_deletion(&staff, &facts), Allowed, "{state:?}");
+            assert_eq!(lesson_deletion(&operator, &facts), Allowed, "{state:?}");
+            // Seeing it (a published one reaches them all) is not owning it;
+            // curating the library is not deleting from it.
+            for other in [&colleague, &admin, &center] {
+                assert_eq!(lesson_deletion(other, &facts), Refused, "{state:?}");
+            }
+        }
     }
 }

@@ -104,6 +104,7 @@ pub const ACTIONS: &[&str] = &[
     "interactive_session_ended",
     "interactive_session_deleted",
     "lesson_created",
+    "lesson_deleted",
     "lesson_media_attached",
     "lesson_attachment_added",
     "lesson_attachment_removed",

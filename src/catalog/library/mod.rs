@@ -8,6 +8,7 @@ pub mod browse;
 pub mod knowledge_points;
 pub mod lessons;
 pub mod media;
+pub mod removal;
 pub mod review_steps;
 pub mod search_index;
 pub mod terms;
