@@ -20,8 +20,10 @@ use crate::catalog::library::browse::{self, LessonFilter, LessonPage, QueueCount
 use crate::catalog::library::is_partner_school;
 use crate::catalog::library::lessons::{self, Lesson, LessonUpdate, NewLesson};
 use crate::catalog::library::review_steps::{self, ReviewStep};
+use crate::catalog::library::video_chapters;
 use crate::library::review::Action;
 use crate::library::search;
+use crate::library::video_chapters::VideoChapter;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -76,6 +78,9 @@ pub struct LessonView {
     pub review_steps: Vec<ReviewStep>,
     /// Task sheet, slides, exercises (`/attachments`), oldest first.
     pub attachments: Vec<Attachment>,
+    /// Chapters within the video (视频分段), first to last; as a WebVTT
+    /// track at `/chapters.vtt`. Changed with the lesson's PATCH.
+    pub video_chapters: Vec<VideoChapter>,
     pub can_edit: bool,
     pub can_decide: bool,
     pub can_curate: bool,
@@ -135,6 +140,7 @@ pub(super) async fn view(
         lesson: lessons::get(&state.db, id).await?,
         review_steps: review_steps::steps(&state.db, id).await?,
         attachments: attachments::list(&state.db, id).await?,
+        video_chapters: video_chapters::list(&state.db, id).await?.0,
         can_edit: policy::can_edit_lesson(who, &facts),
         can_decide: policy::can_decide(who, &facts),
         can_curate: policy::can_curate_library(who),

@@ -13,6 +13,7 @@ pub mod interactive;
 pub mod jobs;
 pub mod library;
 pub mod library_attachments;
+pub mod library_chapters;
 pub mod library_media;
 pub mod library_removal;
 pub mod library_terms;
@@ -151,6 +152,7 @@ pub struct AppState {
         library_attachments::add_attachment,
         library_attachments::download_attachment,
         library_attachments::remove_attachment,
+        library_chapters::chapters_track,
         library_views::heartbeat,
         library_views::stats,
         library_terms::list_subjects,
@@ -188,6 +190,7 @@ pub fn router(state: AppState) -> Router {
         .merge(library_terms::router())
         .merge(library_media::router())
         .merge(library_removal::router())
+        .merge(library_chapters::router())
         .merge(library_views::router())
         .route("/api/openapi.json", get(openapi))
         // Unknown API paths are JSON 404s, not the UI's index page.

@@ -5,7 +5,8 @@
 //! one place job inputs are read from and outputs written to; `review` is
 //! the three-level review workflow (pure) and `search` the Chinese
 //! segmenter; `attachments` takes in a lesson's task sheets, slides and
-//! exercises, typed by their bytes. Domain code only: HTTP lives in
+//! exercises, typed by their bytes; `video_chapters` checks a video's
+//! chapters and writes them as WebVTT. Domain code only: HTTP lives in
 //! `http`, rows in `catalog`, who may do what in `auth::policy`, bytes in
 //! `storage`.
 
@@ -16,6 +17,7 @@ pub mod removal;
 pub mod review;
 pub mod search;
 pub mod uploads;
+pub mod video_chapters;
 pub mod views;
 pub mod vod_ladder;
 

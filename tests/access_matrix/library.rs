@@ -237,6 +237,7 @@ pub async fn check(once: &OnceChecks<'_>, main_school: &str) {
         200,
     )
     .await;
+    super::chapters::check_draft(once, &path, OWNERS).await;
     // Its video: set by its own people (an upload of theirs; this one is
     // no upload, so 422 once past the rules), played by whoever sees it
     // (nothing is made yet: 404 once past the rules).
@@ -419,6 +420,7 @@ pub async fn check(once: &OnceChecks<'_>, main_school: &str) {
             403
         };
         assert_eq!(status, expected, "the published lesson as {person}");
+        super::chapters::check_audience(once, &path, person, expected).await;
         // Its attachments reach exactly those who see it.
         for url in [&attachments, &attachment] {
             let status = once.status(person, Method::GET, url, None).await;

@@ -8,6 +8,7 @@
 //! answer is checked against the OpenAPI document; and the routes are
 //! enumerated from the router's source, so media routes cannot escape.
 
+mod chapters;
 #[path = "../common/mod.rs"]
 mod common;
 mod interactive;

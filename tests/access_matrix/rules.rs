@@ -287,6 +287,7 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
         "DELETE",
         "/api/library/lessons/{id}/attachments/{attachment}",
     ),
+    ("GET", "/api/library/lessons/{id}/chapters.vtt"),
     ("POST", "/api/library/lessons/{id}/submit"),
     ("POST", "/api/library/lessons/{id}/approve"),
     ("POST", "/api/library/lessons/{id}/reject"),

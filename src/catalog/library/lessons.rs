@@ -13,6 +13,7 @@ use crate::auth::policy::LessonFacts;
 use crate::catalog::{CatalogError, Validation};
 use crate::library::Visibility;
 use crate::library::review::{LessonState, Review};
+use crate::library::video_chapters::VideoChapter;
 
 use super::media::{LessonMedia, MediaColumns};
 use super::search_index::reindex;
@@ -71,6 +72,10 @@ pub struct LessonUpdate {
     pub teacher_name: Option<String>,
     pub knowledge_point_ids: Option<Vec<Uuid>>,
     pub visibility: Option<Visibility>,
+    /// Chapters within the video (视频分段), first to last: the whole list,
+    /// replacing the one before. Bad ones answer 422 with a field
+    /// `video_chapters:{n}` (n from 1) each.
+    pub video_chapters: Option<Vec<VideoChapter>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -358,6 +363,9 @@ pub async fn update(db: &PgPool, id: Uuid, u: &LessonUpdate) -> Result<(), Catal
             .execute(&mut *tx)
             .await?;
         set_points(&mut tx, id, points).await?;
+    }
+    if let Some(chapters) = &u.video_chapters {
+        super::video_chapters::replace(&mut tx, id, chapters).await?;
     }
     check_teacher_and_points(&mut tx, id).await?;
     reindex(&mut tx, id).await?;

@@ -13,6 +13,7 @@ pub mod review_steps;
 pub mod search_index;
 pub mod terms;
 pub mod uploads;
+pub mod video_chapters;
 pub mod views;
 
 use sqlx::PgPool;
