@@ -21,6 +21,7 @@ export const library = {
   lesson: (lid) => request('GET', `/api/library/lessons/${id(lid)}`),
   createLesson: (body) => request('POST', '/api/library/lessons', body),
   updateLesson: (lid, body) => request('PATCH', `/api/library/lessons/${id(lid)}`, body),
+  deleteLesson: (lid) => request('DELETE', `/api/library/lessons/${id(lid)}`),
   attachMedia: (lid, uploadId) => request('PUT', `/api/library/lessons/${id(lid)}/media`, { upload_id: uploadId }),
   act: (lid, action, body = {}) => request('POST', `/api/library/lessons/${id(lid)}/${action}`, body),
   /** The body is the file itself; the server types it by its bytes. */
