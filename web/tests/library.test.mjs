@@ -2,7 +2,10 @@
 // drafts a lesson and uploads its video on the lesson page (progress
 // shown; the network cut halfway and the page reloaded, choosing the file
 // again resumes from the server's offset, not from zero), the video is
-// processed and plays with frames advancing at 1.5×; submitted, the
+// processed and plays with frames advancing at 1.5×; its textbook
+// edition, chapter and series and two chapters within the video are added
+// in its edit dialog, shown on the page, and choosing the second chapter
+// plays from there; submitted, the
 // 教研组 reviewer sees it counted in the header and approves it from the
 // queue, the school reviewer sends it back with a comment, the teacher
 // resubmits, every level approves, and a viewer of the school finds it by
@@ -131,6 +134,58 @@ test('a teacher uploads a lesson, it is reviewed at three levels, and a viewer f
   await choose(page, page, '倍速', '1.5×');
   assert.equal(await page.evaluate(() => document.getElementById('player').playbackRate), 1.5);
   await screenshot(page, 'library-lesson');
+
+  // Its details, edited on its page: the textbook edition, chapter and
+  // series are shown, each leading to the library filtered by it; and two
+  // chapters within the video, listed beside it, the second a place to
+  // play from and marked as playing once the video is there.
+  const edition = (await apiCall(admin, 'GET', '/api/library/editions')).find((e) => e.code === 'pep');
+  await page.locator('[data-test="edit-lesson"]').click();
+  const edit = page.getByRole('dialog');
+  await choose(page, edit, '教材版本', edition.name);
+  await field(edit, 'lesson-chapter').fill('第三单元 分数');
+  await field(edit, 'lesson-series').fill('七彩假日课程');
+  await edit.locator('[data-test="chapter-add"]').click();
+  await edit.locator('[data-test="chapter-add"]').click();
+  const rows = edit.locator('[data-test="chapter-row"]');
+  await field(rows.nth(0), 'chapter-time').fill('0:00');
+  await field(rows.nth(0), 'chapter-title').fill('导入');
+  await field(rows.nth(1), 'chapter-time').fill('0:01.5');
+  await field(rows.nth(1), 'chapter-title').fill('新授：同分母分数相加');
+  await edit.getByRole('button', { name: '保存' }).click();
+  await edit.waitFor({ state: 'hidden' });
+  const listed = page.locator('[data-test="video-chapter"]');
+  await until('both chapters listed', async () => (await listed.count()) === 2);
+  assert.match(await listed.nth(0).textContent(), /0:00\s*导入/);
+  assert.match(await listed.nth(1).textContent(), /0:01\.5\s*新授：同分母分数相加/);
+  const textbook = page.locator('[data-test="lesson-textbook"]');
+  assert.match(await textbook.locator('[data-test="lesson-edition"]').textContent(), /教材版本\s*人教版/);
+  assert.match(await textbook.locator('[data-test="lesson-series"]').textContent(), /系列课程\s*七彩假日课程/);
+  assert.match(await textbook.locator('[data-test="lesson-chapter"]').textContent(), /教材章节\s*第三单元 分数/);
+  assert.equal(await textbook.locator('[data-test="lesson-edition"] a').getAttribute('href'), `#/library?edition=${edition.id}`);
+  assert.equal(await textbook.locator('[data-test="lesson-series"] a').getAttribute('href'), `#/library?series=${encodeURIComponent('七彩假日课程')}`);
+  // Paused in the first chapter, so only the click can move it.
+  await page.evaluate(async () => {
+    const player = document.getElementById('player');
+    player.pause();
+    await new Promise((resolve) => {
+      player.addEventListener('seeked', resolve, { once: true });
+      player.currentTime = 0.2;
+    });
+    window.seeks = [];
+    player.addEventListener('seeking', () => window.seeks.push(player.currentTime));
+  });
+  await until('the first chapter marked', async () => (await listed.nth(0).getAttribute('aria-current')) === 'true');
+  await listed.nth(1).locator('button').click();
+  const seeks = await until('the video sought', async () => {
+    const s = await page.evaluate(() => window.seeks);
+    return s.length ? s : false;
+  });
+  assert.ok(Math.abs(seeks[0] - 1.5) < 0.05, `sought to ${seeks}`);
+  assert.ok((await page.evaluate(() => document.getElementById('player').currentTime)) >= 1.45);
+  await until('the second chapter marked', async () => (await listed.nth(1).getAttribute('aria-current')) === 'true');
+  assert.equal(await listed.nth(0).getAttribute('aria-current'), null);
+  await screenshot(page, 'library-chapters');
 
   // Its practice questions as a PDF: listed with kind and name once the
   // server has typed it, and downloaded as the very same bytes.
