@@ -23,39 +23,61 @@ pub(super) async fn reindex(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
 ) -> Result<(), CatalogError> {
-    let (title, description, series, tags, teacher, points): (
+    reindex_many(tx, &[id]).await
+}
+
+/// `reindex` for many lessons in two statements, not two per lesson: a
+/// full re-index of a million lessons is bound by segmenting, not by
+/// round trips to the database.
+async fn reindex_many(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: &[Uuid],
+) -> Result<(), CatalogError> {
+    type Row = (
+        Uuid,
         String,
         String,
         String,
         Vec<String>,
         String,
         Vec<String>,
-    ) = sqlx::query_as(
-        "SELECT l.title, l.description, l.series, l.tags, l.teacher_name,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT l.id, l.title, l.description, l.series, l.tags, l.teacher_name,
                 COALESCE(array_agg(k.name ORDER BY k.name) FILTER (WHERE k.id IS NOT NULL), '{}')
          FROM micro_lessons l
          LEFT JOIN micro_lesson_knowledge_points p ON p.lesson_id = l.id
          LEFT JOIN knowledge_points k ON k.id = p.knowledge_point_id
-         WHERE l.id = $1 GROUP BY l.id",
+         WHERE l.id = ANY($1) GROUP BY l.id",
     )
-    .bind(id)
-    .fetch_one(&mut **tx)
+    .bind(ids)
+    .fetch_all(&mut **tx)
     .await?;
-    // Segmenting is CPU work of well under a millisecond for a lesson.
-    let indexed = search::index(&search::Document {
-        title: &title,
-        knowledge_points: points.iter().map(String::as_str).collect(),
-        series: &series,
-        tags: tags.iter().map(String::as_str).collect(),
-        teacher: &teacher,
-        description: &description,
-    });
-    sqlx::query("UPDATE micro_lessons SET search = $2::tsvector, search_text = $3 WHERE id = $1")
-        .bind(id)
-        .bind(&indexed.tsvector)
-        .bind(&indexed.text)
-        .execute(&mut **tx)
-        .await?;
+    let (mut done, mut vectors, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, title, description, series, tags, teacher, points) in &rows {
+        // Segmenting is CPU work of well under a millisecond for a lesson.
+        let indexed = search::index(&search::Document {
+            title,
+            knowledge_points: points.iter().map(String::as_str).collect(),
+            series,
+            tags: tags.iter().map(String::as_str).collect(),
+            teacher,
+            description,
+        });
+        done.push(*id);
+        vectors.push(indexed.tsvector);
+        texts.push(indexed.text);
+    }
+    sqlx::query(
+        "UPDATE micro_lessons l SET search = n.search::tsvector, search_text = n.text
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS n(id, search, text)
+         WHERE l.id = n.id",
+    )
+    .bind(&done)
+    .bind(&vectors)
+    .bind(&texts)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -73,8 +95,8 @@ pub(super) async fn reindex_point(
     .bind(point)
     .fetch_all(&mut **tx)
     .await?;
-    for &lesson in &lessons {
-        reindex(tx, lesson).await?;
+    for batch in lessons.chunks(BATCH as usize) {
+        reindex_many(tx, batch).await?;
     }
     Ok(lessons.len() as u64)
 }
@@ -98,9 +120,7 @@ pub async fn reindex_all(db: &PgPool) -> Result<u64, CatalogError> {
         let Some(&last) = ids.last() else {
             return Ok(done);
         };
-        for &id in &ids {
-            reindex(&mut tx, id).await?;
-        }
+        reindex_many(&mut tx, &ids).await?;
         tx.commit().await?;
         done += ids.len() as u64;
         after = last;
