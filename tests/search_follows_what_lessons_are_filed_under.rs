@@ -1,6 +1,6 @@
-//! A lesson is found by the names of its knowledge points: when the
-//! 教研组 renames one, searches find its lessons by the new name and no
-//! longer by the old. And after an upgrade that changed the segmenter or
+//! A lesson is found by the names of its knowledge points, and listed on
+//! their pages: when the 教研组 renames one, searches find its lessons by
+//! the new name and no longer by the old. And after an upgrade that changed the segmenter or
 //! its vocabulary, `classcast reindex-library` rewrites every lesson's
 //! search words (here: after they were wiped), beside a running server.
 
@@ -67,6 +67,30 @@ async fn search_follows_renamed_points_and_a_full_reindex() {
         }
     };
     assert_eq!(found("鸡兔同笼").await, vec![lesson.clone()]);
+    // The point's page lists it; a point with no lessons lists none.
+    let listed = |point: String| {
+        let g = &g;
+        async move {
+            let path = format!("/api/library/lessons?knowledge_point_id={point}");
+            let (status, page) = g.call(&g.root, Method::GET, &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            ids(&page)
+        }
+    };
+    assert_eq!(listed(point_id.clone()).await, vec![lesson.clone()]);
+    let (_, empty) = g
+        .call(
+            &group,
+            Method::POST,
+            "/api/library/knowledge-points",
+            Some(json!({"subject_id": math, "grade_id": grade, "name": "年月日"})),
+        )
+        .await;
+    assert!(
+        listed(empty["id"].as_str().unwrap().to_string())
+            .await
+            .is_empty()
+    );
 
     let (status, renamed) = g
         .call(
