@@ -114,6 +114,7 @@ bench: db deps-test web
 	./benches/sign_in_under_attack.sh 20
 	$(CARGO) bench --bench recorder
 	./benches/tus_upload.sh
+	./benches/library_search.sh 1000000 5 4
 
 clean-data:
 	rm -rf data

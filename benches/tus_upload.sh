@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CLASSCAST_BIN:-target/release/classcast}
-for tool in curl ffmpeg node nginx; do command -v $tool >/dev/null || { echo "$tool missing (make deps-test)" >&2; exit 1; }; done
+for tool in curl ffmpeg node nginx; do command -v $tool >/dev/null || { echo "$tool missing (make bench installs it)" >&2; exit 1; }; done
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 [ -d web/node_modules/tus-js-client ] || { echo "tus-js-client missing: make web" >&2; exit 1; }
 
@@ -68,6 +68,8 @@ mbps() { python3 -c "print(f'{$1/1048576/($3-$2):.0f}')"; }
 # offsets, no probe of the file at the end.
 nginx_port=$(free_port SOCK_STREAM)
 mkdir -p "$work/nginx/store"
+# nginx's workers drop root: let them reach and write their directories.
+chmod 755 "$work"; chmod 777 "$work/nginx" "$work/nginx/store"
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1;
 pid $work/nginx.pid;
