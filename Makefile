@@ -115,6 +115,7 @@ bench: db deps-test web
 	$(CARGO) bench --bench recorder
 	./benches/tus_upload.sh
 	./benches/library_search.sh 1000000 5 4
+	./benches/vod_ladder.sh 2 600
 
 clean-data:
 	rm -rf data
