@@ -66,3 +66,16 @@ pub fn job_kinds(
         config, files,
     ))]
 }
+
+/// `hh:mm:ss.ttt`, as WebVTT writes a time: for the seek-preview sprite's
+/// track and the video chapters' track alike.
+pub(crate) fn webvtt_time(at: std::time::Duration) -> String {
+    let ms = at.as_millis();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}

@@ -126,16 +126,8 @@ pub fn webvtt(chapters: &[VideoChapter], duration_seconds: Option<f64>) -> Strin
     out
 }
 
-/// `hh:mm:ss.ttt`, as WebVTT writes a time.
 fn timestamp(ms: i64) -> String {
-    let ms = ms.max(0);
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    crate::library::webvtt_time(std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
 /// Cue text is markup: `&` and `<` would start an entity or a tag, and a

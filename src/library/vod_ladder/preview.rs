@@ -4,6 +4,7 @@
 //! Shaka, Plyr and JW Player read. Pure: frames come in as RGB, images and
 //! text go out; GStreamer grabs the frames and encodes the JPEGs.
 
+use crate::library::webvtt_time;
 use std::time::Duration;
 
 /// Size of the grabbed frames (height; width keeps the aspect ratio) and
@@ -112,8 +113,8 @@ pub fn sprite(frames: &[Frame], duration: Duration, sprite_name: &str) -> Option
             .map_or(duration.max(frame.at), |next| next.at);
         vtt.push_str(&format!(
             "\n{} --> {}\n{sprite_name}#xywh={x},{y},{tile_w},{tile_h}\n",
-            timestamp(frame.at),
-            timestamp(end)
+            webvtt_time(frame.at),
+            webvtt_time(end)
         ));
     }
     Some((sheet, vtt))
@@ -127,17 +128,6 @@ pub fn poster(frames: &[Frame], duration: Duration) -> Option<&Frame> {
         .iter()
         .find(|f| f.at >= wanted)
         .or_else(|| frames.last())
-}
-
-fn timestamp(at: Duration) -> String {
-    let ms = at.as_millis();
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
 }
 
 #[cfg(test)]
