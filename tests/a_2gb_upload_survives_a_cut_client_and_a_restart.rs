@@ -69,16 +69,7 @@ async fn a_2gb_upload_survives_a_cut_client_and_a_restart() {
     assert!(last(&first, "dying").is_some(), "not cut off: {first:?}");
     let path = uploads::upload_path(&first);
     // What arrived is kept once the server sees the socket close.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut kept = 0;
-    while kept == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "nothing was kept of the first run"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        kept = uploads::offset(&server, &path, &teacher).await.unwrap();
-    }
+    let kept = uploads::kept_after_cut(&server, &path, &teacher, Duration::from_secs(30)).await;
     assert!(kept < SIZE, "kept {kept}");
 
     // Resumed in 64 MiB chunks, retrying as a browser's client would.
@@ -114,25 +105,13 @@ async fn a_2gb_upload_survives_a_cut_client_and_a_restart() {
     server.spawn().await;
     let second = uploads::events(client);
     assert!(last(&second, "success").is_some(), "{second:?}");
-    let resumed_from = second
-        .iter()
-        .find(|e| e["event"] == "progress")
-        .map(|e| e["sent"].as_u64().unwrap())
-        .unwrap();
+    let resumed_from = uploads::resumed_from(&second);
     assert!(
         resumed_from >= kept,
         "the resumed run started at {resumed_from}, not at {kept}"
     );
 
-    let (status, info) = common::accounts::call(
-        &server,
-        reqwest::Method::GET,
-        &format!("{path}/info"),
-        Some(&teacher),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{info}");
+    let info = uploads::info(&server, &path, &teacher).await;
     assert_eq!(info["state"], "complete", "{info}");
     assert_eq!(info["received"], SIZE);
     assert_eq!(info["metadata"]["filename"], "物理实验（完整版）.mp4");

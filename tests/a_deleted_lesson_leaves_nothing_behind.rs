@@ -10,10 +10,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::accounts::psql;
+use common::files_under;
 use common::jobs::{fast_jobs_env, objects};
 use common::lesson_media::{attach, file, upload_id, wait_media};
 use common::library::{Group, reviewer, teacher, teaching_group};
@@ -23,22 +23,6 @@ use serde_json::{Value, json};
 
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
 
 fn count(g: &Group, sql: &str) -> i64 {
     psql(&g.server, sql).parse().unwrap()

@@ -66,14 +66,8 @@ async fn an_interrupted_upload_resumes_where_it_stopped() {
     assert!(last(&first, "success").is_none());
     let path = uploads::upload_path(&first);
     // The server keeps what arrived before the cut (after the socket closes).
-    let mut kept = 0;
-    for _ in 0..50 {
-        kept = uploads::offset(&server, &path, &token).await.unwrap();
-        if kept > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let kept =
+        uploads::kept_after_cut(&server, &path, &token, std::time::Duration::from_secs(5)).await;
     assert!(kept > 0 && kept < size, "kept {kept} of {size}");
 
     let url = server.url(&path);
@@ -82,25 +76,13 @@ async fn an_interrupted_upload_resumes_where_it_stopped() {
         last(&second, "success").is_some(),
         "resume failed: {second:?}"
     );
-    let resumed_from = second
-        .iter()
-        .find(|e| e["event"] == "progress")
-        .map(|e| e["sent"].as_u64().unwrap())
-        .unwrap();
+    let resumed_from = uploads::resumed_from(&second);
     assert!(
         resumed_from >= kept,
         "the resumed run started at {resumed_from}, not at {kept}"
     );
 
-    let (status, info) = common::accounts::call(
-        &server,
-        reqwest::Method::GET,
-        &format!("{path}/info"),
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{info}");
+    let info = uploads::info(&server, &path, &token).await;
     assert_eq!(info["state"], "complete");
     assert_eq!(info["received"], size);
     assert_eq!(info["metadata"]["filename"], "物理实验.mp4");

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::jobs::fast_jobs_env;
 use common::lesson_media::{attach, draft, play, upload_id, wait_media};
 use common::uploads::{self, last};
-use common::{ServerOptions, TestServer, free_tcp_port};
+use common::{ServerOptions, TestServer, files_under, free_tcp_port};
 
 const BUCKET: &str = "classcast-media";
 
@@ -64,22 +64,6 @@ fn start_s3(root: &Path) -> S3Server {
         std::thread::sleep(Duration::from_millis(50));
     }
     S3Server { child, port }
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,7 +121,7 @@ async fn uploads_work_on_s3_storage() {
 
     // Nothing on the server's disk; one object in the bucket, the file.
     assert!(uploads::objects(&server).is_empty());
-    let stored: Vec<PathBuf> = files(&root.path().join(BUCKET))
+    let stored: Vec<PathBuf> = files_under(&root.path().join(BUCKET))
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("/uploads/"))
         .collect();
@@ -152,7 +136,7 @@ async fn uploads_work_on_s3_storage() {
     std::fs::write(&text, "not a video\n".repeat(1000)).unwrap();
     let events = uploads::tus_upload(&server, &token, &text, &[]);
     assert_eq!(last(&events, "error").unwrap()["status"], 422, "{events:?}");
-    let stored = files(&root.path().join(BUCKET))
+    let stored = files_under(&root.path().join(BUCKET))
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("/uploads/"))
         .count();
@@ -171,7 +155,7 @@ async fn uploads_work_on_s3_storage() {
     for (name, seconds) in &played {
         assert!((seconds - 2.0).abs() < 0.5, "{name}: {seconds} s of 2");
     }
-    let ladder = files(&root.path().join(BUCKET))
+    let ladder = files_under(&root.path().join(BUCKET))
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(&format!("/lessons/{lesson}/")))
         .count();
@@ -179,10 +163,10 @@ async fn uploads_work_on_s3_storage() {
     assert!(ladder >= 5, "the ladder is in the bucket: {ladder} objects");
     assert!(
         !server.media.path().join("objects").exists()
-            || files(&server.media.path().join("objects")).is_empty(),
+            || files_under(&server.media.path().join("objects")).is_empty(),
         "nothing of it on the server's disk"
     );
-    assert!(files(&server.media.path().join("staging")).is_empty());
+    assert!(files_under(&server.media.path().join("staging")).is_empty());
 
     // The lesson's attachments are kept in the bucket too, served from it,
     // and deleted from it; a refused one never reaches it.
@@ -209,7 +193,7 @@ async fn uploads_work_on_s3_storage() {
     let added: serde_json::Value = response.json().await.unwrap();
     let id = added["id"].as_str().unwrap();
     let in_bucket = |id: &str| {
-        files(&root.path().join(BUCKET))
+        files_under(&root.path().join(BUCKET))
             .into_iter()
             .filter(|p| {
                 p.to_string_lossy()
@@ -256,7 +240,7 @@ async fn uploads_work_on_s3_storage() {
     assert!(in_bucket(id).is_empty());
     assert!(
         !server.media.path().join("objects").exists()
-            || files(&server.media.path().join("objects")).is_empty(),
+            || files_under(&server.media.path().join("objects")).is_empty(),
         "nothing of the attachment on the server's disk"
     );
 
@@ -280,7 +264,7 @@ async fn uploads_work_on_s3_storage() {
         .await
         .unwrap();
     assert_eq!(gone.status(), 204);
-    let left: Vec<PathBuf> = files(&root.path().join(BUCKET))
+    let left: Vec<PathBuf> = files_under(&root.path().join(BUCKET))
         .into_iter()
         .filter(|p| {
             let p = p.to_string_lossy();

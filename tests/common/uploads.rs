@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -124,23 +125,48 @@ pub fn rows(server: &TestServer) -> (i64, i64) {
 
 /// Every file under the local object store's `uploads/`.
 pub fn objects(server: &TestServer) -> Vec<PathBuf> {
-    let root = server.media.path().join("objects/uploads");
-    let mut found = Vec::new();
-    let mut dirs = vec![root];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                found.push(path);
-            }
+    super::files_under(&server.media.path().join("objects/uploads"))
+}
+
+/// Where a resumed client's first progress event says it started.
+pub fn resumed_from(events: &[Value]) -> u64 {
+    events
+        .iter()
+        .find(|e| e["event"] == "progress")
+        .and_then(|e| e["sent"].as_u64())
+        .expect("the client reported progress")
+}
+
+/// `GET {upload}/info` as `token`: the upload's state and probe.
+pub async fn info(server: &TestServer, path: &str, token: &str) -> Value {
+    let (status, info) = accounts::call(
+        server,
+        reqwest::Method::GET,
+        &format!("{path}/info"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    info
+}
+
+/// What the server kept of an upload whose client was cut off: waits for
+/// the offset to move off 0 (it does once the server sees the socket
+/// close), for at most `within`.
+pub async fn kept_after_cut(server: &TestServer, path: &str, token: &str, within: Duration) -> u64 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let kept = offset(server, path, token).await.unwrap();
+        if kept > 0 {
+            return kept;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing of the cut upload was kept within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    found
 }
 
 /// A tus request made by hand (reqwest), for what the client never sends.
