@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use uuid::Uuid;
@@ -43,17 +43,14 @@ pub async fn chapters_track(
     let viewer = viewer_school(&state, &caller).await?;
     caller.require(policy::can_view_lesson(&caller.principal, viewer, &facts))?;
     let (chapters, duration) = video_chapters::list(&state.db, id).await?;
-    let mut response = webvtt(&chapters, duration).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/vtt; charset=utf-8"),
-    );
-    // The lesson's audience and chapters may change: kept by the browser
-    // only, and asked again each time.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    Ok(response)
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/vtt; charset=utf-8"),
+            // The lesson's audience and chapters may change: kept by the
+            // browser only, and asked again each time.
+            (header::CACHE_CONTROL, "private, no-cache"),
+        ],
+        webvtt(&chapters, duration),
+    )
+        .into_response())
 }
