@@ -42,6 +42,14 @@ async fn reindex_many(
         String,
         Vec<String>,
     );
+    // Locked first, in id order, then read: a concurrent edit of one of
+    // them is committed before its text is read here (not overwritten by
+    // words from its old text), and two rewrites sharing lessons (two
+    // renamed points) cannot deadlock.
+    sqlx::query("SELECT id FROM micro_lessons WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        .bind(ids)
+        .execute(&mut **tx)
+        .await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT l.id, l.title, l.description, l.series, l.tags, l.teacher_name,
                 COALESCE(array_agg(k.name ORDER BY k.name) FILTER (WHERE k.id IS NOT NULL), '{}')
@@ -53,21 +61,28 @@ async fn reindex_many(
     .bind(ids)
     .fetch_all(&mut **tx)
     .await?;
-    let (mut done, mut vectors, mut texts) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, title, description, series, tags, teacher, points) in &rows {
-        // Segmenting is CPU work of well under a millisecond for a lesson.
-        let indexed = search::index(&search::Document {
-            title,
-            knowledge_points: points.iter().map(String::as_str).collect(),
-            series,
-            tags: tags.iter().map(String::as_str).collect(),
-            teacher,
-            description,
-        });
-        done.push(*id);
-        vectors.push(indexed.tsvector);
-        texts.push(indexed.text);
-    }
+    // Segmenting is CPU work (well under a millisecond a lesson, but a
+    // batch is 500): off the async threads.
+    let (done, vectors, texts) = tokio::task::spawn_blocking(move || {
+        let (mut done, mut vectors, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, title, description, series, tags, teacher, points) in &rows {
+            let indexed = search::index(&search::Document {
+                title,
+                knowledge_points: points.iter().map(String::as_str).collect(),
+                series,
+                tags: tags.iter().map(String::as_str).collect(),
+                teacher,
+                description,
+            });
+            done.push(*id);
+            vectors.push(indexed.tsvector);
+            texts.push(indexed.text);
+        }
+        (done, vectors, texts)
+    })
+    .await
+    // Only a panic in the segmenter ends the task early: pass it on.
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     sqlx::query(
         "UPDATE micro_lessons l SET search = n.search::tsvector, search_text = n.text
          FROM unnest($1::uuid[], $2::text[], $3::text[]) AS n(id, search, text)
@@ -103,8 +118,8 @@ pub(super) async fn reindex_point(
 
 /// Rewrites every lesson's search columns, in batches of `BATCH` in id
 /// order, each its own transaction: safe beside a running server (a lesson
-/// edited meanwhile is rewritten from its new text by whichever comes
-/// last, and both read the same columns) and resumable by running again.
+/// edited meanwhile is locked, so it is rewritten from its committed
+/// text) and resumable by running again.
 /// Returns how many lessons were rewritten.
 pub async fn reindex_all(db: &PgPool) -> Result<u64, CatalogError> {
     let mut after = Uuid::nil();
