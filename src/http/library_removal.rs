@@ -40,7 +40,10 @@ pub async fn delete_lesson(
         LessonDeletion::NotNow => return Err(ApiError::Conflict("lesson_not_deletable")),
         LessonDeletion::Refused => caller.require(false)?,
     }
-    let removed = removal::delete_lesson(&state.db, &state.storage, id, facts.state).await?;
+    let (removed, cleanup) =
+        removal::delete_lesson(&state.db, &state.storage, id, facts.state).await?;
+    // Audited as soon as the rows are gone, before the (possibly long)
+    // cleanup of its objects, which goes on even if this request is dropped.
     caller
         .audit(
             &state,
@@ -50,5 +53,9 @@ pub async fn delete_lesson(
                 "jobs": removed.jobs, "uploads": removed.uploads}),
         )
         .await;
+    // 204 when its objects are gone too (or left as logged orphans).
+    if let Err(e) = cleanup.await {
+        tracing::warn!(lesson = %id, "cleanup of a deleted lesson's objects failed: {e}");
+    }
     Ok(StatusCode::NO_CONTENT)
 }

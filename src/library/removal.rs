@@ -11,6 +11,7 @@
 //! Who may delete is `auth::policy`'s answer, not this module's.
 
 use sqlx::PgPool;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::catalog::CatalogError;
@@ -18,20 +19,25 @@ use crate::catalog::library::removal::{self, Removed};
 use crate::library::review::LessonState;
 use crate::storage::MediaStore;
 
-/// Deletes the lesson (still in `seen`) and its objects; see the module doc.
+/// Deletes the lesson's rows (the lesson still in `seen`), then starts
+/// deleting its objects in a task of its own, so that a request dropped
+/// half-way (its client gone) still finishes the cleanup; see the module
+/// doc. Await the handle for the objects to be gone.
 pub async fn delete_lesson(
     db: &PgPool,
     store: &MediaStore,
     id: Uuid,
     seen: LessonState,
-) -> Result<Removed, CatalogError> {
+) -> Result<(Removed, JoinHandle<()>), CatalogError> {
     let removed = removal::delete(db, id, seen).await?;
-    for prefix in &removed.prefixes {
-        match store.delete_prefix(prefix).await {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(lesson = %id, prefix,
-                "deleted lesson's objects not deleted, left as orphans: {e}"),
+    let (store, prefixes) = (store.clone(), removed.prefixes.clone());
+    let cleanup = tokio::spawn(async move {
+        for prefix in &prefixes {
+            if let Err(e) = store.delete_prefix(prefix).await {
+                tracing::warn!(lesson = %id, prefix,
+                    "deleted lesson's objects not deleted, left as orphans: {e}");
+            }
         }
-    }
-    Ok(removed)
+    });
+    Ok((removed, cleanup))
 }
