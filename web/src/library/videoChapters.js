@@ -3,6 +3,8 @@
 // 1:02:03, or plain seconds), and which chapter a moment of the video is
 // in. The server checks the list again (library::video_chapters).
 
+import { formatDuration } from '../composables/format.js';
+
 /** "1:30", "1:02:03", "0:01.5" or "90" → seconds; null when it is none of those. */
 export function parseChapterTime(text) {
   const parts = String(text ?? '').trim().split(':');
@@ -14,16 +16,14 @@ export function parseChapterTime(text) {
   return parts.reduce((total, p) => total * 60 + Number(p), 0);
 }
 
-/** 90.5 → "1:30.5"; 3723 → "1:02:03": what parseChapterTime reads back. */
+/** 90.5 → "01:30.5"; 3723 → "1:02:03": the UI's durations (formatDuration)
+ * with the fraction a chapter may have; what parseChapterTime reads back. */
 export function formatChapterTime(seconds) {
-  const total = Math.max(0, Number(seconds) || 0);
-  const whole = Math.floor(total);
-  const fraction = Math.round((total - whole) * 1000);
-  const s = whole % 60;
-  const m = Math.floor(whole / 60) % 60;
-  const h = Math.floor(whole / 3600);
-  const sec = `${String(s).padStart(2, '0')}${fraction ? `.${String(fraction).padStart(3, '0').replace(/0+$/, '')}` : ''}`;
-  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  // Whole milliseconds first, so a fraction never rounds up to 1000.
+  const ms = Math.round(Math.max(0, Number(seconds) || 0) * 1000);
+  const fraction = ms % 1000;
+  const tail = fraction ? `.${String(fraction).padStart(3, '0').replace(/0+$/, '')}` : '';
+  return `${formatDuration(ms)}${tail}`;
 }
 
 /** The index of the chapter playing at `time` (the last one started), or -1 before the first. */
