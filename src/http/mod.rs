@@ -20,6 +20,7 @@ pub mod library_terms;
 pub mod library_views;
 pub mod media;
 pub mod playback;
+pub mod recording_clips;
 pub mod recordings;
 pub mod schools;
 pub mod security;
@@ -115,6 +116,7 @@ pub struct AppState {
         classrooms::set_audiences,
         recordings::recording_playback,
         recordings::share_recording,
+        recording_clips::cut_clip,
         sso::sso_info,
         sso::sso_login,
         sso::sso_callback,
@@ -184,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schools::router())
         .merge(classrooms::router())
         .merge(recordings::router())
+        .merge(recording_clips::router())
         .merge(interactive::router())
         .merge(jobs::router())
         .merge(library::router())

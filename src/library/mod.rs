@@ -11,6 +11,7 @@
 //! `storage`.
 
 pub mod attachments;
+pub mod clips;
 pub mod files;
 pub mod jobs;
 pub mod removal;

@@ -60,6 +60,17 @@ pub fn write_segment(dir: &Path, entry: &SegmentEntry, data: &[u8]) -> std::io::
     journal.sync_data()
 }
 
+/// The segments a rendition's journal lists whose files are there, in
+/// order. A torn last line (killed mid-write) is skipped; its segment is
+/// the one lost. Segments a rolling window evicted are gone with their files.
+pub fn read_journal(rendition: &Path) -> Vec<SegmentEntry> {
+    let text = std::fs::read_to_string(rendition.join(JOURNAL)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<SegmentEntry>(l).ok())
+        .filter(|entry| rendition.join(entry.uri()).exists())
+        .collect()
+}
+
 pub fn write_master(dir: &Path, variants: &[Variant]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_vec(variants).map_err(std::io::Error::other)?;

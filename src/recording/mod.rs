@@ -44,6 +44,16 @@ pub fn recording_dir(recordings_root: &Path, id: Uuid) -> PathBuf {
     recordings_root.join(id.to_string())
 }
 
+/// A recording's top rendition as kept so far: its directory and its
+/// segments, in order. None when the recording has no files here (another
+/// node's, or deleted). Blocking.
+pub fn top_rendition(dir: &Path) -> Option<(PathBuf, Vec<SegmentEntry>)> {
+    let top = files::read_variants(dir)?.into_iter().next()?;
+    let rendition = dir.join(&top.name);
+    let segments = files::read_journal(&rendition);
+    (!segments.is_empty()).then_some((rendition, segments))
+}
+
 /// What a recording is, kept beside its files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingMeta {

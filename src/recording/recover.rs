@@ -10,11 +10,11 @@ use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::files::{self, JOURNAL, blocking, write_durably};
+use super::files::{self, blocking, write_durably};
 use super::{RecordingMeta, recording_dir};
 use crate::catalog::ledger::INSERT_RECORDING;
 use crate::catalog::recordings::{self as catalog, RecordingProgress, RecordingStatus};
-use crate::hls::playlist::{MediaPlaylist, PlaylistKind, SegmentEntry, Variant};
+use crate::hls::playlist::{MediaPlaylist, PlaylistKind, Variant};
 
 /// Closes this node's unfinished recordings; returns how many.
 pub async fn recover(
@@ -65,16 +65,9 @@ fn replay(
     let mut tracks = Vec::new();
     for variant in &variants {
         let rendition = dir.join(&variant.name);
-        let text = std::fs::read_to_string(rendition.join(JOURNAL)).unwrap_or_default();
         let mut playlist = MediaPlaylist::new(PlaylistKind::Recording, target);
-        // A torn last line (killed mid-write) is skipped; its segment is the one lost.
-        for entry in text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<SegmentEntry>(l).ok())
-        {
-            if rendition.join(entry.uri()).exists() {
-                playlist.push(entry);
-            }
+        for entry in files::read_journal(&rendition) {
+            playlist.push(entry);
         }
         playlist.end();
         if rendition.exists() {

@@ -239,6 +239,25 @@ impl MediaStore {
         }
     }
 
+    /// Writes a file of this machine (something FFmpeg made) as `key`, a
+    /// part at a time. Returns how many bytes were written.
+    pub async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<u64, StorageError> {
+        use tokio::io::AsyncReadExt as _;
+        let file = tokio::fs::File::open(path).await?;
+        let parts = futures::stream::try_unfold(file, |mut file| async move {
+            let mut part = Vec::with_capacity(PART_BYTES);
+            (&mut file)
+                .take(PART_BYTES as u64)
+                .read_to_end(&mut part)
+                .await?;
+            Ok::<_, std::io::Error>((!part.is_empty()).then(|| (Bytes::from(part), file)))
+        });
+        match self.put_stream(key, Box::pin(parts), |_, _| false).await? {
+            (written, None) => Ok(written),
+            (_, Some(e)) => Err(e.into()),
+        }
+    }
+
     /// The object as a file on this machine (for FFmpeg).
     pub async fn get_to_local(&self, key: &str) -> Result<LocalCopy, StorageError> {
         if let Some(root) = &self.local_root {

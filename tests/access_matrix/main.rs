@@ -9,6 +9,7 @@
 //! enumerated from the router's source, so media routes cannot escape.
 
 mod chapters;
+mod clips;
 #[path = "../common/mod.rs"]
 mod common;
 mod interactive;
@@ -512,6 +513,7 @@ async fn every_route_answers_every_role_as_the_rules_say() {
     // Sharing: not by a colleague, yes by the teacher; then the other
     // school's viewers see it.
     let recording_path = format!("/api/recordings/{}", fixture.recording);
+    clips::check(&once, &recording_path).await;
     assert_eq!(
         once.status("viewer_other", M::GET, &recording_path, None)
             .await,

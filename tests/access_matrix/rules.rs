@@ -224,6 +224,9 @@ pub const CHECKED_SEPARATELY: &[(&str, &str)] = &[
     ("PUT", "/api/classrooms/{id}/audiences"),
     ("DELETE", "/api/recordings/{id}"),
     ("POST", "/api/recordings/{id}/shares"),
+    // Needs the recording's files and a lesson's terms:
+    // tests/access_matrix/clips.rs.
+    ("POST", "/api/recordings/{id}/clips"),
     ("POST", "/api/users"),
     ("DELETE", "/api/users/{id}"),
     ("POST", "/api/tokens"),

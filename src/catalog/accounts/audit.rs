@@ -106,6 +106,7 @@ pub const ACTIONS: &[&str] = &[
     "lesson_created",
     "lesson_deleted",
     "lesson_media_attached",
+    "lesson_clipped",
     "lesson_attachment_added",
     "lesson_attachment_removed",
     // `lesson_{decision}`: one per review decision (library::review::Decision).

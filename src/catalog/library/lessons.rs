@@ -109,6 +109,8 @@ pub struct Lesson {
     pub view_count: i64,
     /// The upload the video was made from.
     pub upload_id: Option<Uuid>,
+    /// The recording the video was cut from (`POST /api/recordings/{id}/clips`).
+    pub source_recording: Option<SourceRecording>,
     /// The video: none until one is attached.
     pub media: Option<LessonMedia>,
     pub knowledge_points: Vec<NamedRef>,
@@ -116,6 +118,15 @@ pub struct Lesson {
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Where a lesson cut from a recording came from: seconds on the
+/// recording's timeline. `recording_id` is None once the recording is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SourceRecording {
+    pub recording_id: Option<Uuid>,
+    pub start_seconds: f64,
+    pub end_seconds: f64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -143,6 +154,9 @@ pub(super) struct LessonRow {
     featured: bool,
     view_count: i64,
     upload_id: Option<Uuid>,
+    source_recording_id: Option<Uuid>,
+    source_start_seconds: Option<f64>,
+    source_end_seconds: Option<f64>,
     #[sqlx(flatten)]
     media: MediaColumns,
     created_at: DateTime<Utc>,
@@ -157,9 +171,11 @@ pub(super) const LESSON_SELECT: &str = "SELECT l.id, l.title, l.description,
     l.edition_id, e.name AS edition_name, l.chapter, l.series, l.tags,
     l.teacher_id, l.teacher_name, l.school_id, sc.name AS school_name, l.author_id,
     l.visibility, l.state, l.review_level, l.featured, l.view_count, l.upload_id,
+    l.source_recording_id, l.source_start_seconds, l.source_end_seconds,
     l.media_job_id, j.state AS media_job_state, j.progress_percent AS media_progress,
     j.step AS media_step, j.error AS media_error, l.duration_seconds,
-    COALESCE(u.probe -> 'video' <> 'null'::jsonb, false) AS has_video,
+    COALESCE(u.probe -> 'video' <> 'null'::jsonb, l.source_start_seconds IS NOT NULL)
+        AS has_video,
     l.created_at, l.updated_at, l.submitted_at, l.published_at
   FROM micro_lessons l
   LEFT JOIN jobs j ON j.id = l.media_job_id
@@ -200,6 +216,13 @@ impl LessonRow {
             featured: self.featured,
             view_count: self.view_count,
             upload_id: self.upload_id,
+            source_recording: self.source_start_seconds.zip(self.source_end_seconds).map(
+                |(start_seconds, end_seconds)| SourceRecording {
+                    recording_id: self.source_recording_id,
+                    start_seconds,
+                    end_seconds,
+                },
+            ),
             media: self.media.into_media(self.id),
             knowledge_points,
             created_at: self.created_at,
@@ -269,13 +292,9 @@ fn clean_tags(tags: &[String]) -> Vec<String> {
     out
 }
 
-/// Creates a draft by `author` (None: the open bench's anonymous admin).
-pub async fn create(
-    db: &PgPool,
-    new: &NewLesson,
-    school: Uuid,
-    author: Option<Uuid>,
-) -> Result<Uuid, CatalogError> {
+/// The checks of a new lesson's own fields (the database checks the rest
+/// as it is made): for a caller with slow work to do before `create`.
+pub fn check_new(new: &NewLesson) -> Result<(), CatalogError> {
     validate(Fields {
         title: Some(&new.title),
         description: Some(&new.description),
@@ -284,7 +303,17 @@ pub async fn create(
         teacher_name: Some(&new.teacher_name),
         tags: Some(&new.tags),
         points: Some(&new.knowledge_point_ids),
-    })?;
+    })
+}
+
+/// Creates a draft by `author` (None: the open bench's anonymous admin).
+pub async fn create(
+    db: &PgPool,
+    new: &NewLesson,
+    school: Uuid,
+    author: Option<Uuid>,
+) -> Result<Uuid, CatalogError> {
+    check_new(new)?;
     let id = Uuid::new_v4();
     let mut tx = db.begin().await?;
     sqlx::query(

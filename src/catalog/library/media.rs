@@ -95,6 +95,12 @@ pub struct Attached {
     pub replaced_key: Option<String>,
 }
 
+/// A fresh store prefix for a lesson's video: its ladder goes under
+/// `{key}/hls`, and a clip cut for it (`attach_clip`) beside it.
+pub fn new_media_key(lesson: Uuid) -> String {
+    format!("lessons/{lesson}/{}", Uuid::new_v4().simple())
+}
+
 /// Makes `upload` (complete) the lesson's video and queues its transcode.
 /// 409 `media_processing` while an earlier transcode is still queued or
 /// running (it would write into a ladder nobody refers to any more).
@@ -108,6 +114,63 @@ pub async fn attach(
         .media_key
         .as_deref()
         .ok_or(CatalogError::Conflict("upload_not_complete"))?;
+    let duration = upload
+        .probe
+        .as_ref()
+        .and_then(|p| p["duration_seconds"].as_f64());
+    let video = Video {
+        input,
+        media_key: new_media_key(lesson),
+        duration,
+        upload: Some(upload.id),
+        source: None,
+    };
+    attach_video(db, lesson, video, by).await
+}
+
+/// A clip cut from a recording, stored at `input` under `media_key`
+/// (`new_media_key`).
+pub struct Clip<'a> {
+    pub input: &'a str,
+    pub media_key: String,
+    pub duration: f64,
+    pub recording: Uuid,
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+}
+
+/// Makes a clip the lesson's video and queues its transcode, as `attach`.
+pub async fn attach_clip(
+    db: &PgPool,
+    lesson: Uuid,
+    clip: Clip<'_>,
+    by: Option<Uuid>,
+) -> Result<Attached, CatalogError> {
+    let video = Video {
+        input: clip.input,
+        media_key: clip.media_key,
+        duration: Some(clip.duration),
+        upload: None,
+        source: Some((clip.recording, clip.start_seconds, clip.end_seconds)),
+    };
+    attach_video(db, lesson, video, by).await
+}
+
+struct Video<'a> {
+    input: &'a str,
+    media_key: String,
+    duration: Option<f64>,
+    upload: Option<Uuid>,
+    /// The recording and span a clip was cut from.
+    source: Option<(Uuid, f64, f64)>,
+}
+
+async fn attach_video(
+    db: &PgPool,
+    lesson: Uuid,
+    video: Video<'_>,
+    by: Option<Uuid>,
+) -> Result<Attached, CatalogError> {
     let mut tx = db.begin().await?;
     let current: (Option<String>, Option<String>) = sqlx::query_as(
         "SELECT l.media_key, j.state FROM micro_lessons l
@@ -120,10 +183,9 @@ pub async fn attach(
     if matches!(current.1.as_deref(), Some("queued" | "running")) {
         return Err(CatalogError::Conflict("media_processing"));
     }
-    let media_key = format!("lessons/{lesson}/{}", Uuid::new_v4().simple());
     let payload = vod_ladder::Payload {
-        input: input.to_string(),
-        output_dir: format!("{media_key}/hls"),
+        input: video.input.to_string(),
+        output_dir: format!("{}/hls", video.media_key),
     };
     let job = queue::enqueue(
         &mut *tx,
@@ -136,20 +198,25 @@ pub async fn attach(
         },
     )
     .await?;
-    let duration = upload
-        .probe
-        .as_ref()
-        .and_then(|p| p["duration_seconds"].as_f64());
+    let (recording, start, end) = (
+        video.source.map(|s| s.0),
+        video.source.map(|s| s.1),
+        video.source.map(|s| s.2),
+    );
     sqlx::query(
         "UPDATE micro_lessons SET upload_id = $2, media_job_id = $3, media_key = $4,
-             duration_seconds = $5, updated_at = now()
+             duration_seconds = $5, source_recording_id = $6, source_start_seconds = $7,
+             source_end_seconds = $8, updated_at = now()
          WHERE id = $1",
     )
     .bind(lesson)
-    .bind(upload.id)
+    .bind(video.upload)
     .bind(job.id)
-    .bind(&media_key)
-    .bind(duration)
+    .bind(&video.media_key)
+    .bind(video.duration)
+    .bind(recording)
+    .bind(start)
+    .bind(end)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
