@@ -19,7 +19,9 @@ APT_BUILD := pkg-config clang libclang-dev \
 	libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
 	libavfilter-dev libavdevice-dev
 APT_TEST := ffmpeg chromium srt-tools fuse python3-fusepy python3-venv
-APT_DB := postgresql postgresql-client
+# postgresql-15-rum: the library's search indexes (migration 0032); 15 is
+# Debian 12's PostgreSQL.
+APT_DB := postgresql postgresql-client postgresql-15-rum
 
 .PHONY: run test deps deps-test tools db web build check bench clean-data
 
@@ -73,6 +75,13 @@ db: deps
 	@pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 	@$(SUDO) runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='classcast'" | grep -q 1 \
 		|| $(SUDO) runuser -u postgres -- psql -qc "CREATE ROLE classcast LOGIN CREATEDB PASSWORD 'classcast'"
+	@# Only a superuser may create the RUM extension (migration 0032): in
+	@# template1, so every database classcast creates has it, and in the
+	@# databases it has already.
+	@for d in template1 $$($(SUDO) runuser -u postgres -- psql -qtAc \
+		"SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = 'classcast')"); do \
+		$(SUDO) runuser -u postgres -- psql -d "$$d" -qc "CREATE EXTENSION IF NOT EXISTS rum" || [ "$$d" != template1 ] || exit 1; \
+	done
 
 # Vite 8 needs Node 20.19+; Debian 12's own nodejs is 18, so say so plainly.
 web: deps

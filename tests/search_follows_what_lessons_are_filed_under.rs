@@ -113,7 +113,9 @@ async fn search_follows_renamed_points_and_a_full_reindex() {
         .connect(&g.server.database_url)
         .await
         .unwrap();
-    sqlx::query("UPDATE micro_lessons SET search = ''::tsvector, search_text = ''")
+    sqlx::query(
+        "UPDATE micro_lessons SET search = ''::tsvector, search_title = ''::tsvector, search_text = ''",
+    )
         .execute(&db)
         .await
         .unwrap();

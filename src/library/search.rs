@@ -2,14 +2,18 @@
 //! words, at index time and at query time alike. PostgreSQL's parsers do
 //! not segment Chinese, so jieba (with the subject vocabulary added) cuts
 //! here and the words go into a `tsvector` written as a literal (the
-//! 'simple' configuration's job: no stemming, no stop words of its own);
-//! substrings the segmenter does not cut out (single characters, partial
-//! words) are found through `pg_trgm` on the normalised text. Matches are
-//! highlighted here too, from the same words, HTML-escaped.
+//! 'simple' configuration's job: no stemming, no stop words of its own).
+//! Beside the words go every one- and two-character gram of the text
+//! (what pg_bigm does, which Debian does not package), so a term the
+//! segmenter did not cut out (a single character, part of a word, a name)
+//! is still a lookup in the same GIN index: one or two characters are a
+//! gram, longer ones all their grams, checked against the normalised text
+//! with `LIKE`. Matches are highlighted here too, from the same terms,
+//! HTML-escaped.
 //!
 //! No database access here.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
@@ -19,9 +23,6 @@ use unicode_normalization::UnicodeNormalization;
 pub const MAX_QUERY_CHARS: usize = 100;
 /// At most this many words from one query.
 const MAX_QUERY_TERMS: usize = 12;
-/// PostgreSQL's largest tsvector position, and positions kept per word.
-const MAX_POSITION: usize = 16_383;
-const MAX_POSITIONS_PER_WORD: usize = 255;
 
 const VOCABULARY: &str = include_str!("vocabulary.txt");
 
@@ -64,10 +65,6 @@ fn is_word(token: &str) -> bool {
     token.chars().any(char::is_alphanumeric) && !STOP_WORDS.contains(&token)
 }
 
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
-}
-
 /// The words of some text for the index: every word jieba finds in
 /// search mode (long words and the shorter words inside them).
 pub fn index_words(text: &str) -> Vec<String> {
@@ -80,8 +77,7 @@ pub fn index_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The fields of a lesson that are searched, by weight: A the title, B
-/// knowledge points, series and tags, C the teacher, D the description.
+/// The fields of a lesson that are searched.
 #[derive(Debug, Default, Clone)]
 pub struct Document<'a> {
     pub title: &'a str,
@@ -92,63 +88,59 @@ pub struct Document<'a> {
     pub description: &'a str,
 }
 
-/// What is stored for a lesson: the `tsvector` (as its text form, cast by
-/// PostgreSQL) and the normalised text for substring matches.
+/// What is stored for a lesson, the `tsvector`s as their text form (cast
+/// by PostgreSQL): the words and grams of every field; those of the title
+/// alone, which rank a lesson first for a query (an index lookup of its
+/// own, where a weight in the first would be checked row by row); and the
+/// normalised text that long terms are checked against. No positions:
+/// nothing ranks by them, and they made every lesson's words twice the
+/// size to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Indexed {
     pub tsvector: String,
+    pub title: String,
     pub text: String,
 }
 
 pub fn index(doc: &Document) -> Indexed {
-    let mut words: BTreeMap<String, Vec<(usize, char)>> = BTreeMap::new();
-    let mut position = 0;
-    let mut add = |word: String, weight: char, position: &mut usize| {
-        *position = (*position + 1).min(MAX_POSITION);
-        let at = words.entry(word).or_default();
-        if at.len() < MAX_POSITIONS_PER_WORD {
-            at.push((*position, weight));
-        }
-    };
-    let mut field = |text: &str, weight: char, position: &mut usize| {
-        for word in index_words(text) {
-            add(word, weight, position);
-        }
-    };
-    field(doc.title, 'A', &mut position);
-    for kp in &doc.knowledge_points {
-        field(kp, 'B', &mut position);
-    }
-    field(doc.series, 'B', &mut position);
-    for tag in &doc.tags {
-        field(tag, 'B', &mut position);
-    }
-    field(doc.teacher, 'C', &mut position);
-    field(doc.description, 'D', &mut position);
-    // Each Chinese character of the title on its own, low: a one-character
-    // query then ranks lessons with it in the title first.
-    let title = normalise(doc.title);
-    for c in title.chars().filter(|c| is_han(*c)) {
-        let word = c.to_string();
-        if !STOP_WORDS.contains(&word.as_str()) {
-            add(word, 'C', &mut position);
-        }
-    }
-    let tsvector = words
-        .iter()
-        .map(|(word, at)| {
-            let positions: Vec<String> = at.iter().map(|(p, w)| format!("{p}{w}")).collect();
-            format!("{}:{}", quote(word), positions.join(","))
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut text = vec![doc.title, doc.series, doc.teacher, doc.description];
-    text.extend(doc.knowledge_points.iter().copied());
-    text.extend(doc.tags.iter().copied());
+    let mut fields: Vec<&str> = vec![doc.title, doc.series, doc.teacher, doc.description];
+    fields.extend(doc.knowledge_points.iter().copied());
+    fields.extend(doc.tags.iter().copied());
+    let title = lexemes(&[doc.title]);
+    let tsvector = lexemes(&fields);
     Indexed {
         tsvector,
-        text: normalise(&text.join("\n")),
+        title,
+        text: normalise(&fields.join("\n")),
     }
+}
+
+/// The words and grams of some texts as tsvector text, each once.
+fn lexemes(texts: &[&str]) -> String {
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    for text in texts {
+        all.extend(index_words(text));
+        all.extend(grams(&normalise(text)));
+    }
+    all.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// Every one- and two-character gram of normalised text, in order, with
+/// repeats: the characters of each run of letters and digits, and each
+/// pair of neighbours in a run (never across a space or punctuation, which
+/// a query's terms do not hold either).
+pub fn grams(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for run in text.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = run.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            out.push(c.to_string());
+            if let Some(next) = chars.get(i + 1) {
+                out.push(format!("{c}{next}"));
+            }
+        }
+    }
+    out
 }
 
 /// A word as a quoted lexeme of tsvector/tsquery text.
@@ -161,12 +153,14 @@ fn quote(word: &str) -> String {
 pub struct Query {
     /// The words, normalised: what is highlighted.
     pub terms: Vec<String>,
-    /// Every word must match (`&`); Latin words match as prefixes.
-    /// Empty when the query has no word (only stop words): then only
-    /// `patterns` find lessons.
+    /// What a lesson must hold, served by the GIN index: every term
+    /// (`&`), each as its gram when it is one or two characters, else as
+    /// the word or all of its grams. Stop words are left out unless the
+    /// query has nothing else.
     pub tsquery: String,
-    /// `LIKE` patterns on the normalised text, all of which must match: the
-    /// substring fallback for what the segmenter cut differently.
+    /// `LIKE` patterns on the normalised text, all of which must match:
+    /// the terms of three characters or more, whose grams may all be in a
+    /// lesson without the term being there.
     pub patterns: Vec<String>,
 }
 
@@ -189,20 +183,18 @@ pub fn parse_query(query: &str) -> Option<Query> {
     if terms.is_empty() {
         return None;
     }
-    let tsquery = terms
+    let mut matched: Vec<&String> = terms.iter().filter(|t| is_word(t)).collect();
+    if matched.is_empty() {
+        matched = terms.iter().collect();
+    }
+    let tsquery = matched
         .iter()
-        .filter(|t| is_word(t))
-        .map(|t| {
-            if t.chars().all(|c| c.is_ascii_alphanumeric()) {
-                format!("{}:*", quote(t))
-            } else {
-                quote(t)
-            }
-        })
+        .map(|t| term_query(t))
         .collect::<Vec<_>>()
         .join(" & ");
-    let patterns = terms
+    let patterns = matched
         .iter()
+        .filter(|t| !is_one_gram(t))
         .map(|t| format!("%{}%", escape_like(t)))
         .collect();
     Some(Query {
@@ -210,6 +202,43 @@ pub fn parse_query(query: &str) -> Option<Query> {
         tsquery,
         patterns,
     })
+}
+
+/// The term is exactly one gram of the index (one or two letters or
+/// digits), so the index's answer needs no check against the text.
+fn is_one_gram(term: &str) -> bool {
+    term.chars().all(char::is_alphanumeric) && term.chars().count() <= 2
+}
+
+/// One term as tsquery text: its gram, or the word itself or enough of
+/// its grams to cover it (every other pair, and the last).
+fn term_query(term: &str) -> String {
+    if is_one_gram(term) {
+        return quote(term);
+    }
+    let mut covering: Vec<String> = Vec::new();
+    for run in term.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = run.chars().collect();
+        let mut starts: Vec<usize> = (0..chars.len().saturating_sub(1)).step_by(2).collect();
+        if chars.len() > 2 && chars.len() % 2 == 1 {
+            starts.push(chars.len() - 2);
+        }
+        if chars.len() == 1 {
+            covering.push(run.to_string());
+        }
+        for s in starts {
+            let gram: String = chars[s..s + 2].iter().collect();
+            if !covering.contains(&gram) {
+                covering.push(gram);
+            }
+        }
+    }
+    let grams = covering
+        .iter()
+        .map(|g| quote(g))
+        .collect::<Vec<_>>()
+        .join(" & ");
+    format!("({} | {grams})", quote(term))
 }
 
 fn escape_like(text: &str) -> String {
@@ -316,26 +345,47 @@ mod tests {
         assert_eq!(normalise("Ｐｙｔｈｏｎ　编程１"), "python 编程1");
         let q = parse_query("Ｐｙｔｈｏｎ编程").unwrap();
         assert_eq!(q.terms, vec!["python", "编程"]);
-        assert_eq!(q.tsquery, "'python':* & '编程'");
+        assert_eq!(q.tsquery, "('python' | 'py' & 'th' & 'on') & '编程'");
+        assert_eq!(q.patterns, vec!["%python%"]);
         assert!(words("Python编程入门").contains(&"python".to_string()));
     }
 
     #[test]
-    fn a_query_becomes_words_and_substring_patterns() {
+    fn text_is_cut_into_every_character_and_pair_of_neighbours() {
+        assert_eq!(
+            grams("勾股定理"),
+            ["勾", "勾股", "股", "股定", "定", "定理", "理"]
+        );
+        // Not across a space or punctuation; digits and letters too.
+        assert_eq!(grams("ab 春，20"), ["a", "ab", "b", "春", "2", "20", "0"]);
+        assert!(grams(" ，。").is_empty());
+    }
+
+    #[test]
+    fn a_query_becomes_index_terms_and_checks_for_long_ones() {
         let q = parse_query("分数 加减法").unwrap();
         assert_eq!(q.terms, vec!["分数", "加减法"]);
-        assert_eq!(q.tsquery, "'分数' & '加减法'");
-        assert_eq!(q.patterns, vec!["%分数%", "%加减法%"]);
-        // A single character is a term, searched as a substring too.
+        // 分数 is a gram; 加减法 the word or its grams, then checked.
+        assert_eq!(q.tsquery, "'分数' & ('加减法' | '加减' & '减法')");
+        assert_eq!(q.patterns, vec!["%加减法%"]);
+        // Single characters and parts of words are grams too.
         let one = parse_query("圆").unwrap();
-        assert_eq!(one.patterns, vec!["%圆%"]);
-        // Only a stop word: nothing for the tsvector, the substring still.
+        assert_eq!((one.tsquery.as_str(), one.patterns.len()), ("'圆'", 0));
+        let part = parse_query("三角形的面积").unwrap();
+        assert_eq!(part.terms, vec!["三角形", "的", "面积"]);
+        assert_eq!(
+            part.tsquery, "('三角形' | '三角' & '角形') & '面积'",
+            "a stop word is not required"
+        );
+        // Only a stop word: then it is what is looked for.
         let stop = parse_query("的").unwrap();
-        assert_eq!(stop.tsquery, "");
-        assert_eq!(stop.patterns, vec!["%的%"]);
+        assert_eq!(stop.tsquery, "'的'");
         assert_eq!(parse_query("  ，。!"), None);
-        // LIKE's wildcards in a query are literal.
-        assert_eq!(parse_query("100%").unwrap().patterns, vec!["%100\\%%"]);
+        // LIKE's wildcards in a term are literal.
+        let percent = parse_query("100%").unwrap();
+        assert_eq!(percent.patterns, vec!["%100\\%%"]);
+        assert_eq!(percent.tsquery, "('100%' | '10' & '00')");
+        assert_eq!(escape_like("1_0%\\"), "1\\_0\\%\\\\");
     }
 
     #[test]
@@ -344,24 +394,34 @@ mod tests {
         assert_eq!(quote("it's"), "'it''s'");
         assert_eq!(quote("a\\b"), "'a\\\\b'");
         let q = parse_query("o'clock").unwrap();
-        assert_eq!(q.tsquery, "'o':* & 'clock':*");
+        assert_eq!(q.tsquery, "'o' & ('clock' | 'cl' & 'oc' & 'ck')");
     }
 
     #[test]
-    fn the_index_weights_title_above_description_and_keeps_title_characters() {
+    fn the_index_holds_every_word_and_gram_and_the_title_its_own() {
         let indexed = index(&Document {
             title: "认识分数",
             description: "分数的加减法练习",
             teacher: "李老师",
             ..Default::default()
         });
-        let v = &indexed.tsvector;
-        assert!(
-            v.contains("'分数':") && v.contains('A') && v.contains('D'),
-            "{v}"
+        let v: Vec<&str> = indexed.tsvector.split(' ').collect();
+        for lexeme in [
+            "'分数'",
+            "'加减法'",
+            "'认'",
+            "'识分'",
+            "'练'",
+            "'老师'",
+            "'的'",
+        ] {
+            assert!(v.contains(&lexeme), "{lexeme} in {v:?}");
+        }
+        assert_eq!(v.iter().filter(|l| **l == "'分数'").count(), 1, "once");
+        assert_eq!(
+            indexed.title, "'分' '分数' '数' '认' '认识' '识' '识分'",
+            "the title's words and grams"
         );
-        assert!(v.contains("'认':"), "title characters: {v}");
-        assert!(!v.contains("'练':"), "description characters are not: {v}");
         assert!(indexed.text.contains("李老师"));
     }
 

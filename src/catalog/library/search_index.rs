@@ -1,4 +1,4 @@
-//! A lesson's search columns (`search`, `search_text`), written by the
+//! A lesson's search columns (`search`, `search_title`, `search_text`), written by the
 //! application because PostgreSQL cannot segment Chinese (see
 //! `library::search`). They hold words from the lesson's own columns and
 //! from the names of its knowledge points, so they are rewritten when
@@ -63,8 +63,9 @@ async fn reindex_many(
     .await?;
     // Segmenting is CPU work (well under a millisecond a lesson, but a
     // batch is 500): off the async threads.
-    let (done, vectors, texts) = tokio::task::spawn_blocking(move || {
-        let (mut done, mut vectors, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    let (done, vectors, titles, texts) = tokio::task::spawn_blocking(move || {
+        let (mut done, mut vectors, mut titles, mut texts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (id, title, description, series, tags, teacher, points) in &rows {
             let indexed = search::index(&search::Document {
                 title,
@@ -76,20 +77,23 @@ async fn reindex_many(
             });
             done.push(*id);
             vectors.push(indexed.tsvector);
+            titles.push(indexed.title);
             texts.push(indexed.text);
         }
-        (done, vectors, texts)
+        (done, vectors, titles, texts)
     })
     .await
     // Only a panic in the segmenter ends the task early: pass it on.
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     sqlx::query(
-        "UPDATE micro_lessons l SET search = n.search::tsvector, search_text = n.text
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS n(id, search, text)
+        "UPDATE micro_lessons l SET search = n.search::tsvector,
+                search_title = n.title::tsvector, search_text = n.text
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS n(id, search, title, text)
          WHERE l.id = n.id",
     )
     .bind(&done)
     .bind(&vectors)
+    .bind(&titles)
     .bind(&texts)
     .execute(&mut **tx)
     .await?;
