@@ -4,7 +4,8 @@
 //! server is killed (SIGKILL) past two thirds and comes back, and the
 //! client carries on by itself. The file that comes out is the one sent,
 //! byte for byte, and becomes a lesson that plays: every rendition, every
-//! segment decoded.
+//! segment decoded, and the lesson page's player in Chromium with frames
+//! advancing.
 //!
 //! The file is a 10 s video followed by an MP4 `free` box of padding (a
 //! box players and FFmpeg skip), so that the upload is 2 GiB while the
@@ -143,4 +144,6 @@ async fn a_2gb_upload_survives_a_cut_client_and_a_restart() {
     for (name, seconds) in &played {
         assert!((seconds - 10.0).abs() < 0.5, "{name}: {seconds} s");
     }
+    // And as the teacher would check it: in the browser, frames advancing.
+    uploads::plays_in_chromium(&server, "zhao", &lesson);
 }

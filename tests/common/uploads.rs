@@ -61,6 +61,27 @@ pub fn video(path: &Path, seconds: f64, size: &str, noisy: bool) {
     assert!(status.success(), "ffmpeg made no test video");
 }
 
+/// Watches the lesson in Chromium as `username` (web/tests/plays_in_chromium.mjs):
+/// the player starts and its decoded frames and time advance.
+pub fn plays_in_chromium(server: &TestServer, username: &str, lesson: &str) {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let out = Command::new("node")
+        .args(["--test", "tests/plays_in_chromium.mjs"])
+        .current_dir(&web)
+        .env("CLASSCAST_URL", server.url(""))
+        .env("CLASSCAST_USER", username)
+        .env("CLASSCAST_PASSWORD", PASSWORD)
+        .env("CLASSCAST_LESSON", lesson)
+        .output()
+        .expect("node runs (make test installs it, playwright-core and chromium)");
+    assert!(
+        out.status.success(),
+        "the lesson does not play in Chromium:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web/tests/tus_upload.mjs")
 }
