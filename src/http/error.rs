@@ -188,6 +188,17 @@ impl From<crate::library::attachments::AttachmentError> for ApiError {
     }
 }
 
+/// A media object that is not there is the resource that is not there;
+/// anything else the store says is ours to look into.
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        match error {
+            crate::storage::StorageError::NotFound(_) => ApiError::NotFound,
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(error: CatalogError) -> Self {
         match error {

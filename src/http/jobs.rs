@@ -118,11 +118,10 @@ async fn validate(store: &MediaStore, request: &JobRequest) -> Result<serde_json
     }
     let payload: vod_ladder::Payload = serde_json::from_value(request.payload.clone())
         .map_err(|_| invalid("payload", "invalid_value"))?;
-    let storage = |e: crate::storage::StorageError| ApiError::Internal(e.to_string());
     let mut fields = BTreeMap::new();
     if !valid_key(&payload.input) {
         fields.insert("payload.input", "invalid_media_key");
-    } else if !store.exists(&payload.input).await.map_err(storage)? {
+    } else if !store.exists(&payload.input).await? {
         fields.insert("payload.input", "no_such_input");
     }
     if !valid_key(&payload.output_dir) {
@@ -130,8 +129,7 @@ async fn validate(store: &MediaStore, request: &JobRequest) -> Result<serde_json
     } else if payload.output_dir.starts_with("recordings")
         || !store
             .list(&format!("{}/", payload.output_dir))
-            .await
-            .map_err(storage)?
+            .await?
             .is_empty()
     {
         // A finished ladder replaces what is at its key: never someone

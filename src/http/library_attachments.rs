@@ -30,7 +30,6 @@ use crate::auth::policy;
 use crate::catalog::library::attachments::{self as rows, Attachment};
 use crate::catalog::library::lessons;
 use crate::library::attachments::{self, Incoming, Kind};
-use crate::storage::StorageError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -171,17 +170,9 @@ pub async fn download_attachment(
         .get(header::RANGE)
         .filter(|_| same_file)
         .and_then(|v| v.to_str().ok());
-    let missing = |e: StorageError| match e {
-        StorageError::NotFound(_) => ApiError::NotFound,
-        e => ApiError::Internal(e.to_string()),
-    };
     let mut response = match byte_range(range, len) {
         ByteRange::Whole => {
-            let (size, stream) = state
-                .storage
-                .get_stream(&found.storage_key)
-                .await
-                .map_err(missing)?;
+            let (size, stream) = state.storage.get_stream(&found.storage_key).await?;
             let mut response = Body::from_stream(stream).into_response();
             response
                 .headers_mut()
@@ -192,8 +183,7 @@ pub async fn download_attachment(
             let stream = state
                 .storage
                 .get_range_stream(&found.storage_key, part.clone())
-                .await
-                .map_err(missing)?;
+                .await?;
             let mut response = Body::from_stream(stream).into_response();
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             let headers = response.headers_mut();

@@ -20,7 +20,6 @@ use super::extract::Caller;
 use super::library::{LessonView, actor, view, viewer_school};
 use crate::auth::policy;
 use crate::catalog::library::{lessons, media, uploads};
-use crate::storage::StorageError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -131,11 +130,7 @@ pub async fn lesson_file(
     let Some(ladder) = media::ready_ladder(&state.db, id).await? else {
         return Err(ApiError::NotFound);
     };
-    let data = match state.storage.get(&format!("{ladder}/{file}")).await {
-        Ok(data) => data,
-        Err(StorageError::NotFound(_)) => return Err(ApiError::NotFound),
-        Err(e) => return Err(ApiError::Internal(e.to_string())),
-    };
+    let data = state.storage.get(&format!("{ladder}/{file}")).await?;
     let mut response = data.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
