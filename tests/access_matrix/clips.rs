@@ -20,7 +20,11 @@ pub async fn check(once: &OnceChecks<'_>, recording_path: &str) {
     assert!(CUT.iter().all(|p| RECORDING.contains(p)));
     let backwards = json!({"start_seconds": 5, "end_seconds": 2, "title": "课堂片段",
         "subject_id": uuid::Uuid::new_v4(), "grade_id": uuid::Uuid::new_v4()});
-    let refused: Vec<&str> = PEOPLE.iter().copied().filter(|p| !CUT.contains(p)).collect();
+    let refused: Vec<&str> = PEOPLE
+        .iter()
+        .copied()
+        .filter(|p| !CUT.contains(p))
+        .collect();
     let answer = once
         .check(
             Method::POST,
