@@ -140,7 +140,10 @@ pub(super) async fn view(
         lesson: lessons::get(&state.db, id).await?,
         review_steps: review_steps::steps(&state.db, id).await?,
         attachments: attachments::list(&state.db, id).await?,
-        video_chapters: video_chapters::list(&state.db, id).await?.0,
+        video_chapters: {
+            let (chapters, duration) = video_chapters::list(&state.db, id).await?;
+            crate::library::video_chapters::within_video(chapters, duration)
+        },
         can_edit: policy::can_edit_lesson(who, &facts),
         can_decide: policy::can_decide(who, &facts),
         can_curate: policy::can_curate_library(who),

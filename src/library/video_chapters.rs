@@ -97,6 +97,20 @@ pub fn check(
     }
 }
 
+/// The chapters a viewer is shown: those starting before the video's end
+/// (when known). Chapters past it were kept from before the video was
+/// replaced by a shorter one; they stay stored until the editor saves.
+pub fn within_video(
+    chapters: Vec<VideoChapter>,
+    duration_seconds: Option<f64>,
+) -> Vec<VideoChapter> {
+    let end_ms = duration_seconds.map(|d| (d * 1000.0).round() as i64);
+    chapters
+        .into_iter()
+        .filter(|c| end_ms.is_none_or(|end| c.start_ms() < end))
+        .collect()
+}
+
 /// A WebVTT chapters track (`<track kind="chapters">`): one cue per
 /// chapter, each lasting until the next starts and the last until the
 /// video's end. Chapters at or past a known end (kept from before the
@@ -142,6 +156,24 @@ fn escape(title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chapters_past_a_shorter_video_are_not_shown() {
+        let chapters = vec![
+            VideoChapter::from_ms(0, "导入".into()),
+            VideoChapter::from_ms(60_000, "新授".into()),
+            VideoChapter::from_ms(600_000, "练习".into()),
+        ];
+        let titles = |d| -> Vec<String> {
+            within_video(chapters.clone(), d)
+                .into_iter()
+                .map(|c| c.title)
+                .collect()
+        };
+        assert_eq!(titles(Some(120.0)), ["导入", "新授"]);
+        assert_eq!(titles(Some(60.0)), ["导入"]);
+        assert_eq!(titles(None).len(), 3);
+    }
 
     fn at(start_seconds: f64, title: &str) -> VideoChapter {
         VideoChapter {
