@@ -55,6 +55,17 @@ export function formatDuration(ms) {
   return `${String(minutes).padStart(2, '0')}:${ss}`;
 }
 
+/**
+ * Seconds on a player's timeline to the tenth, as a cutting tool shows
+ * them: formatDuration's mm:ss (h:mm:ss above an hour) and one decimal.
+ * 75.34 → "01:15.3"; 3723 → "1:02:03.0".
+ */
+export function formatTenths(seconds) {
+  // Tenths first, so 59.96 becomes 01:00.0 rather than 00:59.10.
+  const tenths = Math.round(Math.max(0, Number(seconds) || 0) * 10);
+  return `${formatDuration(tenths * 100)}.${tenths % 10}`;
+}
+
 /** Bytes as "12.3 MB" / "1.2 GB". */
 export function formatSize(bytes) {
   let value = Number(bytes) || 0;

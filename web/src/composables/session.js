@@ -27,6 +27,10 @@ function hasRole(role) {
 }
 const schoolId = computed(() => (state.user ? state.user.school_id : null));
 
+// As auth::policy::library::can_create_lesson: teachers (for their own
+// school, which the server checks) and library staff draft micro-lessons.
+const canCreateLessons = computed(() => hasRole('teacher') || hasRole('resource_staff') || isSystemAdmin.value);
+
 /** Asks the server who we are; null when nobody is signed in. */
 async function refresh() {
   try {
@@ -79,6 +83,7 @@ export function useSession() {
     administers,
     hasRole,
     schoolId,
+    canCreateLessons,
     refresh,
     signIn,
     signOut,

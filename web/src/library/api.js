@@ -17,6 +17,8 @@ export const library = {
   /** CSV text, one path from the root per row; bad rows come back as fields `csv:<line>`. */
   importPoints: (subjectId, gradeId, csv) =>
     request('POST', `/api/library/knowledge-point-imports${query({ subject_id: subjectId, grade_id: gradeId })}`, csv, { contentType: 'text/csv' }),
+  /** A draft lesson cut from a recording: {start_seconds, end_seconds} on its playback timeline, and a title. */
+  clipRecording: (rid, body) => request('POST', `/api/recordings/${id(rid)}/clips`, body),
   lessons: (params) => request('GET', `/api/library/lessons${query(params)}`),
   lesson: (lid) => request('GET', `/api/library/lessons/${id(lid)}`),
   createLesson: (body) => request('POST', '/api/library/lessons', body),
