@@ -65,6 +65,7 @@ if wanted interactive; then node --test tests/interactive.test.mjs || fail; fi
 if wanted admin_pages; then node --test tests/admin_pages.test.mjs || fail; fi
 if wanted library; then node --test tests/library.test.mjs || fail; fi
 if wanted lesson_delete; then node --test tests/lesson_delete.test.mjs || fail; fi
+if wanted clip_editor; then node --test tests/clip_editor.test.mjs || fail; fi
 if wanted knowledge_points; then node --test tests/knowledge_points.test.mjs || fail; fi
 if wanted sign_in; then CLASSCAST_AUTH_URL="$CLASSCAST_URL" node --test tests/sign_in.test.mjs || fail; fi
 echo "screenshots: $CLASSCAST_SCREENSHOT_DIR ($(ls "$CLASSCAST_SCREENSHOT_DIR" | wc -l) files)"
