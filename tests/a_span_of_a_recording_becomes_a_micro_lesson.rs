@@ -23,8 +23,9 @@ use serde_json::{Value, json};
 
 const PUBLISHED_SECONDS: u32 = 16;
 const FPS: f64 = 25.0;
-const START: f64 = 3.3;
-const END: f64 = 11.7;
+/// Frames 83 and 293 of the recording (25 fps): both inside 2 s GOPs.
+const START: f64 = 3.32;
+const END: f64 = 11.72;
 
 /// OBS-like: x264 with B-frames (no zerolatency), keyframes every 2 s.
 fn publish(url: &str) -> std::process::Child {
@@ -88,6 +89,85 @@ fn without_colours(log: &str) -> String {
         }
     }
     out
+}
+
+/// Frames `numbers` of a video (0 = its first shown), small and grey.
+fn pictures(input: &str, numbers: &[u64]) -> Vec<Vec<u8>> {
+    let pick: Vec<String> = numbers.iter().map(|n| format!("eq(n\\,{n})")).collect();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i", input])
+        .args(["-vf", &format!("select={},scale=160:90", pick.join("+"))])
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frame = 160 * 90;
+    assert_eq!(
+        out.stdout.len(),
+        frame * numbers.len(),
+        "frames {numbers:?} of {input}"
+    );
+    out.stdout.chunks(frame).map(<[u8]>::to_vec).collect()
+}
+
+fn difference(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x.abs_diff(*y)))
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// Which of the recording's frames `around` the clip's picture is.
+fn closest(recording: &str, around: u64, picture: &[u8]) -> u64 {
+    let numbers = [around - 2, around - 1, around, around + 1, around + 2];
+    let candidates = pictures(recording, &numbers);
+    let (best, _) = numbers
+        .iter()
+        .zip(&candidates)
+        .map(|(n, c)| (*n, difference(c, picture)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    best
+}
+
+/// (start_time of the video, of the audio) in a file.
+fn stream_starts(path: &Path) -> (f64, Option<f64>) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,start_time",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let start = |kind: &str| {
+        info["streams"]
+            .as_array()?
+            .iter()
+            .find(|s| s["codec_type"] == kind)?["start_time"]
+            .as_str()?
+            .parse::<f64>()
+            .ok()
+    };
+    (start("video").expect("a video stream"), start("audio"))
 }
 
 fn clips_under(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -244,6 +324,48 @@ async fn a_span_of_a_recording_becomes_a_frame_accurate_micro_lesson() {
         (seconds - span).abs() <= frame + 0.001,
         "the clip lasts {seconds} s for a {span} s span"
     );
+    // Frame-accurate: its first picture is the recording's frame at START,
+    // its last the one before END; and its sound starts with its picture.
+    let top = server
+        .media
+        .path()
+        .join("recordings")
+        .join(&recording)
+        .join("source");
+    // The recording as its player reads it: its first incarnation's init
+    // segment and segments.
+    let journal = std::fs::read_to_string(top.join("segments.jsonl")).unwrap();
+    let entries: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let init = entries[0]["init"].clone();
+    let mut parts = vec![top.join(format!("init-{init}.mp4"))];
+    for entry in entries.iter().take_while(|e| e["init"] == init) {
+        parts.push(top.join(format!("{}.m4s", entry["sequence"])));
+    }
+    let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
+    let whole = format!("concat:{}", parts.join("|"));
+    let clip_path = clip_files[0].display().to_string();
+    let (first_frame, last_frame) = ((START * FPS).round() as u64, (END * FPS).round() as u64 - 1);
+    let ends = pictures(&clip_path, &[0, frames - 1]);
+    assert_eq!(
+        closest(&whole, first_frame, &ends[0]),
+        first_frame,
+        "the clip's first picture"
+    );
+    assert_eq!(
+        closest(&whole, last_frame, &ends[1]),
+        last_frame,
+        "the clip's last picture"
+    );
+    let (video_start, audio_start) = stream_starts(&clip_files[0]);
+    let audio_start = audio_start.expect("the clip has its sound");
+    assert!(
+        (audio_start - video_start).abs() <= frame,
+        "sound starts at {audio_start} s, picture at {video_start} s"
+    );
+
     let logs = without_colours(&server.logs());
     let cut_line = logs
         .lines()
@@ -257,7 +379,7 @@ async fn a_span_of_a_recording_becomes_a_frame_accurate_micro_lesson() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{field} in {cut_line}"))
     };
-    // 3.3 s and 11.7 s fall inside GOPs: two edge GOPs re-encoded (at most
+    // 3.32 s and 11.72 s fall inside GOPs: two edge GOPs re-encoded (at most
     // 4 s of frames), the whole GOPs between copied.
     let (copied, encoded) = (count("copied"), count("encoded"));
     assert_eq!(copied + encoded, frames, "{cut_line}");

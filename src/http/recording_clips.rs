@@ -17,7 +17,7 @@ use super::extract::Caller;
 use super::library::{LessonView, actor, view};
 use crate::auth::policy;
 use crate::catalog::library::lessons::NewLesson;
-use crate::catalog::recordings;
+use crate::catalog::recordings::{self, RecordingStatus};
 use crate::library::Visibility;
 use crate::library::clips::cut::CutError;
 use crate::library::clips::make::{self, ClipError, Places, Request};
@@ -57,6 +57,7 @@ impl From<ClipError> for ApiError {
     fn from(error: ClipError) -> Self {
         match error {
             ClipError::FilesMissing => ApiError::Conflict("recording_files_missing"),
+            ClipError::StillRolling => ApiError::Conflict("recording_still_rolling"),
             ClipError::Refused(refused) => {
                 let (field, code) = refused.field_and_code();
                 ApiError::Invalid([(field, code)].into())
@@ -69,10 +70,11 @@ impl From<ClipError> for ApiError {
                 ApiError::Invalid([("start_seconds", "clip_out_of_range")].into())
             }
             ClipError::Catalog(e) => e.into(),
-            e @ (ClipError::Cut(CutError::Media(_))
+            e @ (ClipError::Cut(CutError::Media(_) | CutError::Changed)
             | ClipError::Unplayable(_)
             | ClipError::Storage(_)
-            | ClipError::Io(_)) => ApiError::Internal(e.to_string()),
+            | ClipError::Io(_)
+            | ClipError::Task(_)) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -100,9 +102,11 @@ pub async fn cut_clip(
     caller.require(
         policy::can_view_recording(who, &facts) && policy::can_create_lesson(who, facts.school_id),
     )?;
+    let in_progress = recordings::get(&state.db, id).await?.status == RecordingStatus::Recording;
     let (start, end) = (body.start_seconds, body.end_seconds);
     let request = Request {
         recording: id,
+        in_progress,
         start_seconds: start,
         end_seconds: end,
         lesson: NewLesson {
@@ -127,24 +131,29 @@ pub async fn cut_clip(
         recording_dir: crate::recording::recording_dir(&state.config.recordings_dir(), id),
         staging: state.config.media.dir.join("staging"),
     };
-    // A task of its own: a client that goes away mid-cut must not leave a
-    // draft without its video.
-    let (db, storage) = (state.db.clone(), state.storage.clone());
-    let made = tokio::spawn(async move { make::make(&db, &storage, places, request).await })
-        .await
-        .map_err(|e| ApiError::Internal(format!("clip task: {e}")))??;
-    tracing::info!(recording = %id, lesson = %made.lesson, start, end,
-        copied = made.cut.copied_frames, encoded = made.cut.encoded_frames,
-        took_ms = made.took.as_millis() as u64, "micro-lesson cut from a recording");
-    caller
-        .audit(
-            &state,
-            "lesson_clipped",
-            Some(("micro_lesson", made.lesson.to_string())),
-            serde_json::json!({"recording": id, "start_seconds": start, "end_seconds": end,
-                "job_id": made.job}),
-        )
-        .await;
+    // A task of its own, audit included: a client that goes away mid-cut
+    // must not leave a draft without its video, or one nobody logged.
+    let task_state = state.clone();
+    let made = tokio::spawn(async move {
+        let state = task_state;
+        let made = make::make(&state.db, &state.storage, places, request).await?;
+        tracing::info!(recording = %id, lesson = %made.lesson, start, end,
+            copied = made.cut.copied_frames, encoded = made.cut.encoded_frames,
+            took_ms = made.took.as_millis() as u64, "micro-lesson cut from a recording");
+        caller
+            .audit(
+                &state,
+                "lesson_clipped",
+                Some(("micro_lesson", made.lesson.to_string())),
+                serde_json::json!({"recording": id, "start_seconds": start,
+                    "end_seconds": end, "job_id": made.job}),
+            )
+            .await;
+        Ok::<_, ClipError>((made, caller))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("clip task: {e}")))?;
+    let (made, caller) = made?;
     Ok((
         StatusCode::CREATED,
         Json(view(&state, &caller, made.lesson).await?),

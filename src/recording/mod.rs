@@ -44,6 +44,11 @@ pub fn recording_dir(recordings_root: &Path, id: Uuid) -> PathBuf {
     recordings_root.join(id.to_string())
 }
 
+/// Whether the recording in `dir` keeps only a rolling window. Blocking.
+pub fn is_rolling(dir: &Path) -> bool {
+    files::read_meta(dir).is_some_and(|meta| meta.rolling)
+}
+
 /// A recording's top rendition as kept so far: its directory and its
 /// segments, in order. None when the recording has no files here (another
 /// node's, or deleted). Blocking.

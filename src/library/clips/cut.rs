@@ -34,6 +34,9 @@ pub enum CutError {
     NoVideo,
     #[error("no frame of the recording lies in the span")]
     Empty,
+    /// The second reading saw other packets than the first.
+    #[error("the recording's files changed while being cut")]
+    Changed,
     #[error("FFmpeg: {0}")]
     Media(#[from] ffmpeg::Error),
 }
@@ -70,6 +73,10 @@ pub fn cut(rendition_dir: &Path, selection: &Selection, output: &Path) -> Result
             writer.audio(stream.index(), &packet)?;
             continue;
         }
+        // Counted as the first pass counted them.
+        if packet.pts().or(packet.dts()).is_none() {
+            continue;
+        }
         let i = n;
         n += 1;
         while gops.get(gop).is_some_and(|g| g.packets.end <= i) {
@@ -97,12 +104,8 @@ pub fn cut(rendition_dir: &Path, selection: &Selection, output: &Path) -> Result
             }
         }
     }
-    // A GOP cut short by the file's end (a segment still being written).
-    if let Some(mut e) = edge {
-        e.decoder.send_eof()?;
-        e.drain_decoder(&mut writer)?;
-        e.encoder.send_eof()?;
-        e.drain_encoder(&mut writer)?;
+    if n != timings.len() || edge.is_some() {
+        return Err(CutError::Changed);
     }
     writer.finish()
 }
@@ -168,8 +171,7 @@ struct Writer {
     output: format::context::Output,
     video_in: Rational,
     video_out: (usize, Rational),
-    /// Input audio stream → (output index, input and output time bases, the span in its ticks).
-    audio: Option<(usize, usize, Rational, Rational, Range<i64>)>,
+    audio: Option<AudioTrack>,
     keep: Range<i64>,
     delay: i64,
     last_dts: Option<i64>,
@@ -207,7 +209,13 @@ impl Writer {
                 let tb = (atb.numerator(), atb.denominator());
                 let span = ticks(seconds(keep.start, video_in), tb)
                     ..ticks(seconds(keep.end, video_in), tb);
-                Some((ain.index(), out.index(), atb, atb, span))
+                Some(AudioTrack {
+                    input: ain.index(),
+                    output: out.index(),
+                    in_tb: atb,
+                    out_tb: atb,
+                    span,
+                })
             }
             None => None,
         };
@@ -215,9 +223,12 @@ impl Writer {
         let video_out = output
             .stream(video_index)
             .map_or(video_in, |s| s.time_base());
-        let audio = audio.map(|(i, o, atb, _, span)| {
-            let out_tb = output.stream(o).map_or(atb, |s| s.time_base());
-            (i, o, atb, out_tb, span)
+        // The muxer picks its own time base as it writes the header.
+        let audio = audio.map(|track| AudioTrack {
+            out_tb: output
+                .stream(track.output)
+                .map_or(track.in_tb, |s| s.time_base()),
+            ..track
         });
         Ok(Writer {
             output,
@@ -234,18 +245,21 @@ impl Writer {
     }
 
     fn write_video(&mut self, mut packet: Packet, pts: i64, dts: i64) -> Result<(), CutError> {
-        let pts = pts - self.keep.start + self.delay;
-        let mut dts = dts - self.keep.start + self.delay;
-        if let Some(last) = self.last_dts
-            && dts <= last
-        {
-            dts = last + 1;
-        }
-        self.last_dts = Some(dts);
-        packet.set_pts(Some(pts));
-        packet.set_dts(Some(dts.min(pts)));
+        packet.set_pts(Some(pts - self.keep.start + self.delay));
+        packet.set_dts(Some(dts - self.keep.start + self.delay));
         packet.set_stream(self.video_out.0);
         packet.rescale_ts(self.video_in, self.video_out.1);
+        // Where copied and re-encoded packets meet, B-frames can put a
+        // packet's dts at or before the one written last: it moves on by
+        // one tick of the output's clock (never past its pts).
+        if let (Some(pts), Some(dts)) = (packet.pts(), packet.dts()) {
+            let dts = match self.last_dts {
+                Some(last) if dts <= last => (last + 1).min(pts),
+                _ => dts,
+            };
+            packet.set_dts(Some(dts));
+            self.last_dts = Some(dts);
+        }
         packet.set_position(-1);
         packet.write_interleaved(&mut self.output)?;
         Ok(())
@@ -277,7 +291,14 @@ impl Writer {
     }
 
     fn audio(&mut self, index: usize, packet: &Packet) -> Result<(), CutError> {
-        let Some((input, out_index, in_tb, out_tb, span)) = &self.audio else {
+        let Some(AudioTrack {
+            input,
+            output: out_index,
+            in_tb,
+            out_tb,
+            span,
+        }) = &self.audio
+        else {
             return Ok(());
         };
         let Some(pts) = packet.pts() else {
@@ -308,6 +329,16 @@ impl Writer {
         }
         Ok(self.done)
     }
+}
+
+/// The sound: copied, every AAC frame whose pts is in `span` (the video's
+/// span in this stream's ticks), moved as the video is.
+struct AudioTrack {
+    input: usize,
+    output: usize,
+    in_tb: Rational,
+    out_tb: Rational,
+    span: Range<i64>,
 }
 
 /// A GOP at an edge of the span: decoded from its keyframe, and the frames

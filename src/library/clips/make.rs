@@ -1,11 +1,11 @@
 //! Making a micro-lesson from a recording: the span checked against the
-//! recording's own segments, the cut (on the blocking pool, into a staging
-//! file), the draft lesson, the clip stored under the lesson's media key,
-//! and its VOD ladder queued like an upload's.
+//! recording's own segments, the draft lesson, the cut (on the blocking
+//! pool, into a staging file), the clip stored under the lesson's media
+//! key, and its VOD ladder queued like an upload's.
 //!
-//! The cut comes before the lesson row, so a span that cannot be cut
-//! leaves nothing behind; the clip is stored after it, under the lesson's
-//! prefix, so deleting the lesson deletes the clip. The recording's files
+//! The span is checked first and the lesson's fields next (the draft is
+//! made), so a refusal costs no cutting; the clip is stored under the
+//! lesson's prefix, so deleting the lesson deletes the clip. The recording's files
 //! are read from this node's media directory: recordings are not in the
 //! shared store yet, and the node that serves a recording is the one that
 //! can cut it.
@@ -26,11 +26,21 @@ use crate::library::review::LessonState;
 use crate::library::uploads::probe::{self, Rejection};
 use crate::storage::{MediaStore, StorageError};
 
+/// Cuts at once on this node: each holds a blocking thread and x264's,
+/// and a school's server has two cores for its lessons too. One more
+/// waits for its turn rather than failing.
+const CUTS_AT_ONCE: usize = 1;
+static CUTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CUTS_AT_ONCE);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClipError {
     /// No files of the recording on this node.
     #[error("the recording's files are not here")]
     FilesMissing,
+    /// A rolling recording still being made: its oldest segments go as it
+    /// grows, so a span picked on its timeline would move under the cut.
+    #[error("a rolling recording is still being made")]
+    StillRolling,
     #[error("the span cannot be cut: {0:?}")]
     Refused(SpanRefused),
     #[error(transparent)]
@@ -44,6 +54,8 @@ pub enum ClipError {
     Storage(#[from] StorageError),
     #[error("staging the cut: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the cut's task: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Where the cut is read from and made.
@@ -57,6 +69,8 @@ pub struct Places {
 /// The span and the draft lesson to make of it.
 pub struct Request {
     pub recording: Uuid,
+    /// The recording is still being made.
+    pub in_progress: bool,
     pub start_seconds: f64,
     pub end_seconds: f64,
     pub lesson: NewLesson,
@@ -75,6 +89,10 @@ pub struct Made {
     pub took: Duration,
 }
 
+/// Checks the span, makes the draft (so every check of the lesson's
+/// fields is done before the slow part), cuts, stores the clip and queues
+/// its ladder. Anything failing after the draft exists deletes the draft
+/// and what was stored: no half-made lesson is left.
 pub async fn make(
     db: &PgPool,
     store: &MediaStore,
@@ -83,26 +101,42 @@ pub async fn make(
 ) -> Result<Made, ClipError> {
     let began = Instant::now();
     lessons::check_new(&request.lesson)?;
-    let (start, end) = (request.start_seconds, request.end_seconds);
-    let (file, cut, duration) = tokio::task::spawn_blocking(move || {
-        let (rendition, segments) = crate::recording::top_rendition(&places.recording_dir)
-            .ok_or(ClipError::FilesMissing)?;
+    let (start, end, in_progress) = (
+        request.start_seconds,
+        request.end_seconds,
+        request.in_progress,
+    );
+    let dir = places.recording_dir.clone();
+    let (rendition, selection) = tokio::task::spawn_blocking(move || {
+        if in_progress && crate::recording::is_rolling(&dir) {
+            return Err(ClipError::StillRolling);
+        }
+        let (rendition, segments) =
+            crate::recording::top_rendition(&dir).ok_or(ClipError::FilesMissing)?;
         let selection = select(&segments, start, end).map_err(ClipError::Refused)?;
-        std::fs::create_dir_all(&places.staging)?;
-        let file = tempfile::Builder::new()
-            .prefix("clip-")
-            .suffix(".ts")
-            .tempfile_in(&places.staging)?;
-        let cut = cut::cut(&rendition, &selection, file.path())?;
-        let probed = probe::probe(file.path()).map_err(ClipError::Unplayable)?;
-        Ok::<_, ClipError>((file, cut, probed.duration_seconds))
+        Ok((rendition, selection))
     })
-    .await
-    .map_err(|e| ClipError::Io(std::io::Error::other(format!("cut task: {e}"))))??;
+    .await??;
     let lesson = lessons::create(db, &request.lesson, request.school, request.author).await?;
     let media_key = media::new_media_key(lesson);
-    let input = format!("{media_key}/clip.ts");
-    let stored = async {
+    let made = async {
+        let _turn = CUTS
+            .acquire()
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let staging = places.staging;
+        let (file, cut, duration) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&staging)?;
+            let file = tempfile::Builder::new()
+                .prefix("clip-")
+                .suffix(".ts")
+                .tempfile_in(&staging)?;
+            let cut = cut::cut(&rendition, &selection, file.path())?;
+            let probed = probe::probe(file.path()).map_err(ClipError::Unplayable)?;
+            Ok::<_, ClipError>((file, cut, probed.duration_seconds))
+        })
+        .await??;
+        let input = format!("{media_key}/clip.ts");
         store.put_file(&input, file.path()).await?;
         let clip = Clip {
             input: &input,
@@ -112,23 +146,25 @@ pub async fn make(
             start_seconds: start,
             end_seconds: end,
         };
-        Ok::<_, ClipError>(media::attach_clip(db, lesson, clip, request.author).await?)
+        let attached = media::attach_clip(db, lesson, clip, request.author).await?;
+        Ok::<_, ClipError>((attached.job_id, cut, duration))
     }
     .await;
-    match stored {
-        Ok(attached) => Ok(Made {
+    match made {
+        Ok((job, cut, duration)) => Ok(Made {
             lesson,
-            job: attached.job_id,
+            job,
             cut,
             duration,
             took: began.elapsed(),
         }),
         Err(e) => {
-            // No half-made lesson: the draft and whatever was stored go.
             if let Err(undo) = removal::delete(db, lesson, LessonState::Draft).await {
                 tracing::warn!(%lesson, "draft of a failed clip not deleted: {undo}");
             }
-            let _ = store.delete_prefix(&format!("{media_key}/")).await;
+            if let Err(undo) = store.delete_prefix(&format!("{media_key}/")).await {
+                tracing::warn!(%lesson, "objects of a failed clip not deleted: {undo}");
+            }
             Err(e)
         }
     }
