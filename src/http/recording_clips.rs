@@ -16,6 +16,8 @@ use super::error::{ApiError, ErrorBody, Json, Path};
 use super::extract::Caller;
 use super::library::{LessonView, actor, view};
 use crate::auth::policy;
+use crate::catalog::CatalogError;
+use crate::catalog::accounts::users;
 use crate::catalog::library::lessons::NewLesson;
 use crate::catalog::recordings::{self, RecordingStatus};
 use crate::library::Visibility;
@@ -27,8 +29,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A span of the recording and the draft micro-lesson to make of it. The
-/// lesson's teacher is the recording's; everything else can be filled in
-/// later on the lesson, as for any draft.
+/// lesson's teacher is the recording's (while at its school); everything
+/// else can be filled in later on the lesson, as for any draft.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClipRequest {
@@ -103,6 +105,16 @@ pub async fn cut_clip(
         policy::can_view_recording(who, &facts) && policy::can_create_lesson(who, facts.school_id),
     )?;
     let in_progress = recordings::get(&state.db, id).await?.status == RecordingStatus::Recording;
+    // The recording's teacher, while they teach at its school (a teacher
+    // who moved on is not named on the new lesson, rather than refusing it).
+    let teacher = match facts.teacher_id {
+        Some(t) => match users::get(&state.db, t).await {
+            Ok(user) if user.school_id == Some(facts.school_id) => Some(t),
+            Ok(_) | Err(CatalogError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
     let (start, end) = (body.start_seconds, body.end_seconds);
     let request = Request {
         recording: id,
@@ -118,7 +130,7 @@ pub async fn cut_clip(
             chapter: body.chapter,
             series: body.series,
             tags: body.tags,
-            teacher_id: facts.teacher_id,
+            teacher_id: teacher,
             teacher_name: String::new(),
             school_id: Some(facts.school_id),
             knowledge_point_ids: body.knowledge_point_ids,
