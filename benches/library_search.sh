@@ -103,6 +103,8 @@ searches=(
   "$L?q=$(enc 王芳)"
   "$L?q=$(enc 光合作用)&grade_id=$g5"
   "$L?q=$(enc 易错题)&sort=most_viewed"
+  "$L?q=$(enc 学生)"
+  "$L?q=$(enc 分数)&offset=200"
 )
 browses=(
   "$L"
