@@ -126,12 +126,7 @@ test('a teacher cuts a micro-lesson from a recording, and it plays as long as th
   await page.waitForURL(/#\/library\/lessons\/[0-9a-f-]+$/);
   const lessonId = page.url().split('/').pop();
 
-  // What was made: a draft of this stretch of the recording.
-  const made = await apiCall(teacher, 'GET', `/api/library/lessons/${lessonId}`);
-  assert.equal(made.title, title);
-  assert.equal(made.state, 'draft');
-  assert.deepEqual([made.subject.id, made.grade.id], [math.id, grade.id]);
-  assert.deepEqual(made.source_recording, { recording_id: recording.id, start_seconds: 2, end_seconds: 5.5 });
+  // The page says which stretch of which recording it was cut from.
   const source = page.locator('[data-test="lesson-source"]');
   assert.equal((await source.textContent()).trim(), '剪辑自录像 00:02–00:05');
   assert.equal(await source.locator('a').getAttribute('href'), `#/recording/${recording.id}`);
@@ -147,6 +142,13 @@ test('a teacher cuts a micro-lesson from a recording, and it plays as long as th
   const played = await page.evaluate(() => document.getElementById('player').duration);
   assert.ok(Math.abs(played - SPAN) <= 1, `the player's video lasts ${played} s, the span is ${SPAN} s`);
   await screenshot(page, 'clip-lesson');
+
+  // And the server made a draft of exactly that stretch.
+  const made = await apiCall(teacher, 'GET', `/api/library/lessons/${lessonId}`);
+  assert.equal(made.title, title);
+  assert.equal(made.state, 'draft');
+  assert.deepEqual([made.subject.id, made.grade.id], [math.id, grade.id]);
+  assert.deepEqual(made.source_recording, { recording_id: recording.id, start_seconds: 2, end_seconds: 5.5 });
 });
 
 test('an end before the start, or a span under a second, is refused next to the end; no lesson is made', { timeout: 120_000 }, async (t) => {
