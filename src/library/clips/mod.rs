@@ -25,6 +25,8 @@ pub const MAX_SECONDS: f64 = 2.0 * 3600.0;
 pub enum SpanRefused {
     /// Negative, not a number, or past the recording's end.
     OutOfRange(&'static str),
+    /// The end at or before the start.
+    Backwards,
     TooShort,
     TooLong,
     /// A camera reconnect (new timestamps, maybe a new resolution) or the
@@ -36,6 +38,7 @@ impl SpanRefused {
     pub fn field_and_code(self) -> (&'static str, &'static str) {
         match self {
             SpanRefused::OutOfRange(field) => (field, "clip_out_of_range"),
+            SpanRefused::Backwards => ("end_seconds", "before_start"),
             SpanRefused::TooShort => ("end_seconds", "clip_too_short"),
             SpanRefused::TooLong => ("end_seconds", "clip_too_long"),
             SpanRefused::SpansABreak => ("end_seconds", "clip_spans_a_break"),
@@ -70,8 +73,11 @@ pub fn select(segments: &[SegmentEntry], start: f64, end: f64) -> Result<Selecti
     if !start.is_finite() || start < 0.0 || start >= length {
         return Err(SpanRefused::OutOfRange("start_seconds"));
     }
-    if !end.is_finite() || end > length || end <= start {
+    if !end.is_finite() || end > length {
         return Err(SpanRefused::OutOfRange("end_seconds"));
+    }
+    if end <= start {
+        return Err(SpanRefused::Backwards);
     }
     if end - start < MIN_SECONDS {
         return Err(SpanRefused::TooShort);
@@ -279,7 +285,7 @@ mod tests {
             SpanRefused::OutOfRange("start_seconds")
         );
         assert_eq!(refused(1.0, 8.5), SpanRefused::OutOfRange("end_seconds"));
-        assert_eq!(refused(3.0, 2.0), SpanRefused::OutOfRange("end_seconds"));
+        assert_eq!(refused(3.0, 2.0), SpanRefused::Backwards);
         assert_eq!(refused(3.0, 3.5), SpanRefused::TooShort);
         // The player's clock a hair past the end is the end.
         assert_eq!(select(&segments, 6.0, 8.02).unwrap().end, 8.0);
