@@ -132,11 +132,7 @@ fn main() {
     // ffmpeg reads the same bytes: the init segment and every segment, as
     // one fragmented MP4 (its HLS demuxer does not seek in fMP4 playlists).
     let mut parts = vec![dir.join("init-0.mp4")];
-    parts.extend(
-        segments
-            .iter()
-            .map(|s| dir.join(format!("{}.m4s", s.sequence))),
-    );
+    parts.extend(segments.iter().map(|s| dir.join(s.uri())));
     let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
     let master = PathBuf::from(format!("concat:{}", parts.join("|")));
     let (ss, t) = (format!("{start}"), format!("{span}"));

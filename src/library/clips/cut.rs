@@ -112,12 +112,7 @@ pub fn cut(rendition_dir: &Path, selection: &Selection, output: &Path) -> Result
 
 fn concat_url(dir: &Path, selection: &Selection) -> String {
     let mut parts = vec![dir.join(crate::hls::playlist::init_uri(selection.init))];
-    parts.extend(
-        selection
-            .sequences
-            .iter()
-            .map(|s| dir.join(format!("{s}.m4s"))),
-    );
+    parts.extend(selection.segments.iter().map(|s| dir.join(s)));
     let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
     format!("concat:{}", parts.join("|"))
 }

@@ -51,7 +51,8 @@ impl SpanRefused {
 pub struct Selection {
     /// The init segment they all follow (`init-{n}.mp4`).
     pub init: u32,
-    pub sequences: Vec<u64>,
+    /// The segments' file names (`SegmentEntry::uri`), in order.
+    pub segments: Vec<String>,
     /// Where the first of them starts on the recording's timeline.
     pub first_starts_at: f64,
     /// The span, on the recording's timeline (seconds).
@@ -106,7 +107,7 @@ pub fn select(segments: &[SegmentEntry], start: f64, end: f64) -> Result<Selecti
     }
     Ok(Selection {
         init: first.init,
-        sequences: picked.iter().map(|(s, _)| s.sequence).collect(),
+        segments: picked.iter().map(|(s, _)| s.uri()).collect(),
         first_starts_at,
         start,
         end,
@@ -266,11 +267,11 @@ mod tests {
     #[test]
     fn a_span_takes_the_segments_it_overlaps() {
         let s = select(&four_of_two_seconds(), 2.5, 5.0).unwrap();
-        assert_eq!(s.sequences, vec![1, 2]);
+        assert_eq!(s.segments, ["1.m4s", "2.m4s"]);
         assert_eq!(s.first_starts_at, 2.0);
         // An end on a segment's boundary does not take the next one.
         let s = select(&four_of_two_seconds(), 0.0, 4.0).unwrap();
-        assert_eq!(s.sequences, vec![0, 1]);
+        assert_eq!(s.segments, ["0.m4s", "1.m4s"]);
         assert_eq!(s.first_starts_at, 0.0);
     }
 
@@ -307,7 +308,10 @@ mod tests {
         assert_eq!(select(&segments, 1.0, 5.0), Err(SpanRefused::SpansABreak));
         // Starting at the reconnect is fine: one incarnation.
         let s = select(&segments, 4.0, 8.0).unwrap();
-        assert_eq!((s.init, s.sequences), (1, vec![2, 3]));
+        assert_eq!(
+            (s.init, s.segments),
+            (1, vec!["2.m4s".to_string(), "3.m4s".into()])
+        );
         let mut segments = four_of_two_seconds();
         segments[1].slate = true;
         assert_eq!(select(&segments, 0.0, 3.0), Err(SpanRefused::SpansABreak));
