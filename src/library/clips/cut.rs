@@ -63,11 +63,11 @@ pub fn cut(rendition_dir: &Path, selection: &Selection, output: &Path) -> Result
     if gops.iter().all(|g| g.action == GopAction::Drop) {
         return Err(CutError::Empty);
     }
-    let mut writer = Writer::open(&url, output, video.index, keep, reorder_delay(&timings))?;
+    let mut input = format::input(&url)?;
+    let mut writer = Writer::open(&input, output, video.index, keep, reorder_delay(&timings))?;
     let mut gop = 0;
     let mut edge: Option<Edge> = None;
     let mut n = 0;
-    let mut input = format::input(&url)?;
     for (stream, packet) in input.packets() {
         if stream.index() != video.index {
             writer.audio(stream.index(), &packet)?;
@@ -178,14 +178,14 @@ struct Writer {
 }
 
 impl Writer {
+    /// The output's streams are made from `input`'s (the second reading's).
     fn open(
-        url: &str,
+        input: &format::context::Input,
         path: &Path,
         video: usize,
         keep: Range<i64>,
         delay: i64,
     ) -> Result<Self, CutError> {
-        let input = format::input(&url)?;
         let mut output = format::output_as(&path, "mpegts")?;
         let vin = input.stream(video).ok_or(CutError::NoVideo)?;
         let video_in = vin.time_base();
